@@ -1,0 +1,4 @@
+"""The `kubebench` command: one module per command group, each exposing `register(app)`.
+
+CLI modules parse arguments and call library functions, nothing more.
+"""

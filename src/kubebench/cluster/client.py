@@ -1,0 +1,390 @@
+"""The async Kubernetes API client the grader uses: plain HTTP with raw dicts.
+
+Raw dicts (no typed models) so that the server, not the client, judges what a model
+wrote: unknown and duplicate fields reach the API server, which rejects them under
+`fieldValidation=Strict`. Connection failures raise `InfrastructureError`; answers the
+server rejects come back as `ApiResponse` data, because for a grader they are results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from kubebench import defaults
+from kubebench.cluster.kubeconfig import Connection
+from kubebench.errors import InfrastructureError
+
+_WARNING_RE = re.compile(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """What discovery says about one kind: its REST plural and whether it is namespaced."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: tuple[str, ...] = ()
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        """The REST path of the collection, or of one object when `name` is given."""
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced:
+            if not namespace:
+                raise ValueError(f"{self.kind} is namespaced: a namespace is required")
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+@dataclass
+class ApiResponse:
+    """One API call's result: HTTP status, decoded body, and the server's warnings."""
+
+    status_code: int
+    body: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def message(self) -> str:
+        """The server's own message for a failure (a Status object's `message`)."""
+        if self.body and self.body.get("kind") == "Status":
+            return str(self.body.get("message") or self.body.get("reason") or "")
+        return "" if self.ok else f"HTTP {self.status_code}"
+
+    @property
+    def reason(self) -> str:
+        return str((self.body or {}).get("reason") or "") if not self.ok else ""
+
+
+@dataclass(frozen=True)
+class AccessReviewResult:
+    """A SubjectAccessReview's answer."""
+
+    allowed: bool
+    denied: bool
+    reason: str
+    evaluation_error: str
+
+
+def unknown_kind_response(api_version: str, kind: str) -> ApiResponse:
+    """The failure kubectl reports when discovery has no such kind, as an ApiResponse."""
+    message = f'no matches for kind "{kind}" in version "{api_version}"'
+    return ApiResponse(404, {"kind": "Status", "reason": "NotFound", "message": message})
+
+
+def _parse_warnings(headers: httpx.Headers) -> list[str]:
+    out = []
+    for raw in headers.get_list("warning"):
+        match = _WARNING_RE.match(raw)
+        out.append(match.group(1).replace('\\"', '"') if match else raw)
+    return out
+
+
+def ssl_context(conn: Connection) -> ssl.SSLContext | bool:
+    """TLS settings for a connection: its CA, its client certificate, or no verification."""
+    if conn.insecure:
+        return False
+    ctx = ssl.create_default_context(cafile=str(conn.ca_file) if conn.ca_file else None)
+    if conn.cert_file and conn.key_file:
+        ctx.load_cert_chain(str(conn.cert_file), str(conn.key_file))
+    return ctx
+
+
+class KubeClient:
+    """Async client for one API server. Use as `async with KubeClient(conn) as kube:`."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        timeout_s: float = defaults.API_TIMEOUT_S,
+        max_connections: int = 64,
+    ) -> None:
+        self.conn = conn
+        headers = {"Accept": "application/json", "User-Agent": "kubebench"}
+        if conn.token:
+            headers["Authorization"] = f"Bearer {conn.token}"
+        self._http = httpx.AsyncClient(
+            base_url=conn.server,
+            verify=ssl_context(conn),
+            headers=headers,
+            timeout=timeout_s,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+        self._discovery: dict[tuple[str, str], ResourceInfo] | None = None
+        self._discovery_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- raw requests -----------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> ApiResponse:
+        """Send one request; raise InfrastructureError only when the server is unreachable."""
+        content = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": content_type} if content is not None else None
+        try:
+            resp = await self._http.request(
+                method, path, params=params, content=content, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise InfrastructureError(
+                f"API server {self.conn.server} timed out on {method} {path}"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise InfrastructureError(
+                f"API server {self.conn.server} unreachable: {exc or type(exc).__name__}",
+                hint="is the cluster up? `kubebench cluster status`",
+            ) from exc
+        try:
+            data = resp.json() if resp.content else None
+        except ValueError:
+            data = {"kind": "Status", "message": resp.text[:500]}
+        if resp.status_code >= 500 and resp.status_code != 504:
+            # 5xx other than a webhook/etcd timeout means the server itself is unwell.
+            message = (data or {}).get("message", resp.text[:200]) if isinstance(data, dict) else ""
+            raise InfrastructureError(f"API server error {resp.status_code}: {message}")
+        return ApiResponse(
+            resp.status_code,
+            data if isinstance(data, dict) else None,
+            _parse_warnings(resp.headers),
+        )
+
+    # -- discovery --------------------------------------------------------------------
+
+    async def discover(self, *, refresh: bool = False) -> dict[tuple[str, str], ResourceInfo]:
+        """Map (apiVersion, kind) to ResourceInfo for every served top-level resource."""
+        async with self._discovery_lock:
+            if self._discovery is not None and not refresh:
+                return self._discovery
+            group_versions = ["v1"]
+            groups = await self.request("GET", "/apis")
+            for grp in (groups.body or {}).get("groups", []):
+                group_versions += [v["groupVersion"] for v in grp.get("versions", [])]
+            lists = await asyncio.gather(
+                *(
+                    self.request("GET", "/api/v1" if gv == "v1" else f"/apis/{gv}")
+                    for gv in group_versions
+                )
+            )
+            mapping: dict[tuple[str, str], ResourceInfo] = {}
+            for gv, resp in zip(group_versions, lists, strict=True):
+                group, _, version = gv.rpartition("/")
+                for res in (resp.body or {}).get("resources", []):
+                    if "/" in res["name"]:
+                        continue  # subresources
+                    mapping[(gv, res["kind"])] = ResourceInfo(
+                        group=group,
+                        version=version,
+                        kind=res["kind"],
+                        plural=res["name"],
+                        namespaced=bool(res.get("namespaced")),
+                        verbs=tuple(res.get("verbs", [])),
+                    )
+            self._discovery = mapping
+            return mapping
+
+    async def resource(self, api_version: str, kind: str) -> ResourceInfo | None:
+        """The REST mapping for a kind, or None when the server does not serve it."""
+        mapping = await self.discover()
+        info = mapping.get((api_version, kind))
+        if info is None and (api_version, kind) not in mapping:
+            # A CRD may have been added since discovery ran; look once more.
+            mapping = await self.discover(refresh=True)
+            info = mapping.get((api_version, kind))
+        return info
+
+    # -- objects ----------------------------------------------------------------------
+
+    @staticmethod
+    def _write_params(dry_run: bool, field_validation: str) -> dict[str, str]:
+        params = {"fieldManager": defaults.FIELD_MANAGER, "fieldValidation": field_validation}
+        if dry_run:
+            params["dryRun"] = "All"
+        return params
+
+    async def _locate(
+        self, obj: dict[str, Any], namespace: str | None
+    ) -> tuple[ResourceInfo | None, str | None, str | None]:
+        api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+        info = await self.resource(api_version, kind)
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        ns = (meta.get("namespace") or namespace or "default") if info and info.namespaced else None
+        return info, ns, meta.get("name")
+
+    async def create(
+        self,
+        obj: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+    ) -> ApiResponse:
+        """POST an object exactly as given (server-side dry-run when `dry_run`)."""
+        info, ns, _ = await self._locate(obj, namespace)
+        if info is None:
+            return unknown_kind_response(str(obj.get("apiVersion")), str(obj.get("kind")))
+        params = self._write_params(dry_run, field_validation)
+        return await self.request("POST", info.path(ns), params=params, body=obj)
+
+    async def apply(
+        self,
+        obj: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        field_validation: str = "Strict",
+    ) -> ApiResponse:
+        """Server-side apply (create or update), forcing conflicts, as `kubectl apply
+        --server-side --force-conflicts` would. Objects without a name are POSTed so the
+        server's own message explains what is missing."""
+        info, ns, name = await self._locate(obj, namespace)
+        if info is None:
+            return unknown_kind_response(str(obj.get("apiVersion")), str(obj.get("kind")))
+        if not name or not isinstance(name, str):
+            return await self.create(
+                obj, namespace=namespace, dry_run=dry_run, field_validation=field_validation
+            )
+        params = self._write_params(dry_run, field_validation) | {"force": "true"}
+        return await self.request(
+            "PATCH",
+            info.path(ns, name),
+            params=params,
+            body=obj,
+            content_type="application/apply-patch+yaml",
+        )
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        """The object, or None when it does not exist (or the kind is not served)."""
+        info = await self.resource(api_version, kind)
+        if info is None:
+            return None
+        resp = await self.request("GET", info.path(namespace, name))
+        return resp.body if resp.ok else None
+
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of a kind (in `namespace`, or cluster-wide)."""
+        info = await self.resource(api_version, kind)
+        if info is None:
+            return []
+        path = (
+            info.path(namespace)
+            if (info.namespaced and namespace)
+            else (
+                f"/apis/{info.group}/{info.version}/{info.plural}"
+                if info.group
+                else f"/api/{info.version}/{info.plural}"
+            )
+        )
+        resp = await self.request("GET", path)
+        return list((resp.body or {}).get("items", [])) if resp.ok else []
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: str = "Background",
+    ) -> ApiResponse:
+        """Delete one object; a 404 is a success for the caller's purposes."""
+        info = await self.resource(api_version, kind)
+        if info is None:
+            return unknown_kind_response(api_version, kind)
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        return await self.request("DELETE", info.path(namespace, name), body=body)
+
+    # -- authorization ----------------------------------------------------------------
+
+    async def access_review(
+        self,
+        *,
+        user: str,
+        groups: list[str],
+        verb: str,
+        resource: str = "",
+        group: str = "",
+        subresource: str = "",
+        namespace: str = "",
+        name: str = "",
+        non_resource_url: str | None = None,
+    ) -> AccessReviewResult:
+        """Ask the API server's authorizer whether `user` in `groups` may do this.
+
+        The groups are checked exactly as given: add `system:authenticated` (and the
+        ServiceAccount groups) yourself, as the API server would for a real request.
+        """
+        spec: dict[str, Any] = {"user": user, "groups": groups}
+        if non_resource_url is not None:
+            spec["nonResourceAttributes"] = {"path": non_resource_url, "verb": verb}
+        else:
+            attrs = {"verb": verb, "resource": resource, "group": group}
+            for key, value in (
+                ("subresource", subresource),
+                ("namespace", namespace),
+                ("name", name),
+            ):
+                if value:
+                    attrs[key] = value
+            spec["resourceAttributes"] = attrs
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": spec,
+        }
+        resp = await self.request(
+            "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=body
+        )
+        if not resp.ok:
+            raise InfrastructureError(f"SubjectAccessReview failed: {resp.message}")
+        status = (resp.body or {}).get("status", {})
+        return AccessReviewResult(
+            allowed=bool(status.get("allowed")),
+            denied=bool(status.get("denied")),
+            reason=str(status.get("reason", "")),
+            evaluation_error=str(status.get("evaluationError", "")),
+        )
+
+    async def version(self) -> dict[str, Any]:
+        """The server's /version document."""
+        resp = await self.request("GET", "/version")
+        return resp.body or {}

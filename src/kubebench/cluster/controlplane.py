@@ -1,0 +1,274 @@
+"""A local control plane: etcd, kube-apiserver and kube-controller-manager as children.
+
+Modelled on controller-runtime's envtest: a few process objects, free ports, a temporary
+folder for data and certificates, readiness polled with deadlines, and a stop that
+always runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from kubebench import defaults
+from kubebench.cluster.binaries import BinarySet, resolve_binaries
+from kubebench.cluster.kubeconfig import Connection, write_kubeconfig
+from kubebench.cluster.pki import PkiPaths, write_pki
+from kubebench.cluster.processes import ManagedProcess
+from kubebench.errors import InfrastructureError, KubeBenchError, UserError
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((defaults.BIND_ADDRESS, 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_port_free(port: int) -> None:
+    """Raise a one-line UserError when `port` on the loopback address is taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((defaults.BIND_ADDRESS, port))
+        except OSError as exc:
+            raise UserError(
+                f"port {port} on {defaults.BIND_ADDRESS} is already in use",
+                hint="pick another --port, or leave it out to use a free one",
+            ) from exc
+
+
+class ControlPlane:
+    """Start with `start()` or `with ControlPlane() as cp:`; `stop()` is idempotent."""
+
+    def __init__(
+        self,
+        binaries: BinarySet | None = None,
+        *,
+        port: int | None = None,
+        root_dir: Path | None = None,
+        controller_manager: bool = True,
+        ready_timeout_s: float = defaults.READY_TIMEOUT_S,
+    ) -> None:
+        self.binaries = binaries
+        self.requested_port = port
+        self.controller_manager = controller_manager
+        self.ready_timeout_s = ready_timeout_s
+        self._root_parent = root_dir
+        self.root: Path | None = None
+        self.pki: PkiPaths | None = None
+        self.port = 0
+        self.processes: list[ManagedProcess] = []
+        self.kubeconfig_path: Path | None = None
+        self.startup_seconds: float | None = None
+
+    # -- public API -------------------------------------------------------------------
+
+    @property
+    def server(self) -> str:
+        return f"https://{defaults.BIND_ADDRESS}:{self.port}"
+
+    @property
+    def connection(self) -> Connection:
+        if self.pki is None:
+            raise RuntimeError("control plane not started")
+        return Connection(
+            server=self.server,
+            ca_file=self.pki.ca_cert,
+            cert_file=self.pki.admin_cert,
+            key_file=self.pki.admin_key,
+            managed=True,
+            kubeconfig=self.kubeconfig_path,
+        )
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {p.name: p.pid for p in self.processes if p.pid is not None}
+
+    def start(self) -> ControlPlane:
+        """Start all processes and return once the API server is ready to serve."""
+        t0 = time.monotonic()
+        self.binaries = self.binaries or resolve_binaries()
+        if self.requested_port is not None:
+            ensure_port_free(self.requested_port)
+        attempts = 1 if self.requested_port is not None else 3
+        for attempt in range(attempts):
+            try:
+                self._start_once()
+                break
+            except UserError as exc:
+                self.stop()
+                # A free port can be taken between probing and binding: retry on new ones.
+                if "already in use" not in exc.message or attempt == attempts - 1:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        self.startup_seconds = time.monotonic() - t0
+        return self
+
+    def stop(self) -> None:
+        """Stop every child (controller manager first) and remove the temporary folder."""
+        for proc in reversed(self.processes):
+            proc.stop()
+        self.processes = []
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def _start_once(self) -> None:
+        assert self.binaries is not None
+        if self._root_parent is not None:
+            self._root_parent.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="kubebench-cp-", dir=self._root_parent))
+        (self.root / "logs").mkdir()
+        self.pki = write_pki(self.root / "pki")
+        self.port = self.requested_port or free_port()
+        etcd_client, etcd_peer, kcm_port = free_port(), free_port(), free_port()
+        self.kubeconfig_path = write_kubeconfig(self.root / "kubeconfig", self.connection)
+
+        self.processes = [self._etcd(etcd_client, etcd_peer), self._apiserver(etcd_client)]
+        if self.controller_manager:
+            self.processes.append(self._controller_manager(kcm_port))
+        # All three start at once: the API server and controller manager retry their
+        # connections, which is faster than waiting on each in turn.
+        for proc in self.processes:
+            proc.start()
+        self._wait_ready(kcm_port)
+
+    def _log(self, name: str) -> Path:
+        assert self.root is not None
+        return self.root / "logs" / f"{name}.log"
+
+    def _etcd(self, client_port: int, peer_port: int) -> ManagedProcess:
+        assert self.binaries is not None and self.root is not None
+        client = f"http://{defaults.BIND_ADDRESS}:{client_port}"
+        peer = f"http://{defaults.BIND_ADDRESS}:{peer_port}"
+        return ManagedProcess(
+            "etcd",
+            [
+                str(self.binaries.etcd),
+                "--name=default",
+                f"--data-dir={self.root / 'etcd'}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=default={peer}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+            self._log("etcd"),
+        )
+
+    def _apiserver(self, etcd_port: int) -> ManagedProcess:
+        assert self.binaries is not None and self.pki is not None and self.root is not None
+        pki = self.pki
+        return ManagedProcess(
+            "kube-apiserver",
+            [
+                str(self.binaries.kube_apiserver),
+                f"--etcd-servers=http://{defaults.BIND_ADDRESS}:{etcd_port}",
+                f"--secure-port={self.port}",
+                f"--bind-address={defaults.BIND_ADDRESS}",
+                f"--advertise-address={defaults.BIND_ADDRESS}",
+                f"--cert-dir={self.root / 'apiserver-certs'}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                f"--service-cluster-ip-range={defaults.SERVICE_CLUSTER_IP_RANGE}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={defaults.SERVICE_ACCOUNT_ISSUER}",
+                f"--service-account-key-file={pki.sa_public_key}",
+                f"--service-account-signing-key-file={pki.sa_private_key}",
+                # A benchmark harness is the only client: no server-side throttling.
+                "--enable-priority-and-fairness=false",
+                "--max-requests-inflight=0",
+                "--max-mutating-requests-inflight=0",
+                "--endpoint-reconciler-type=none",
+                "--profiling=false",
+            ],
+            self._log("kube-apiserver"),
+        )
+
+    def _controller_manager(self, port: int) -> ManagedProcess:
+        assert self.binaries is not None and self.pki is not None and self.root is not None
+        assert self.kubeconfig_path is not None
+        return ManagedProcess(
+            "kube-controller-manager",
+            [
+                str(self.binaries.kube_controller_manager),
+                f"--kubeconfig={self.kubeconfig_path}",
+                "--leader-elect=false",
+                f"--controllers={','.join(defaults.CONTROLLERS)}",
+                f"--service-account-private-key-file={self.pki.sa_private_key}",
+                f"--root-ca-file={self.pki.ca_cert}",
+                f"--secure-port={port}",
+                f"--bind-address={defaults.BIND_ADDRESS}",
+                f"--cert-dir={self.root / 'kcm-certs'}",
+                "--kube-api-qps=1000",
+                "--kube-api-burst=2000",
+                "--concurrent-namespace-syncs=20",
+            ],
+            self._log("kube-controller-manager"),
+        )
+
+    def _wait_ready(self, kcm_port: int) -> None:
+        assert self.pki is not None
+        deadline = time.monotonic() + self.ready_timeout_s
+        cert = (str(self.pki.admin_cert), str(self.pki.admin_key))
+        with httpx.Client(verify=str(self.pki.ca_cert), cert=cert, timeout=2.0) as api:
+            self._poll(
+                deadline, "kube-apiserver /readyz", lambda: _ok(api, f"{self.server}/readyz")
+            )
+            self._poll(
+                deadline,
+                "the default namespace",
+                lambda: _ok(api, f"{self.server}/api/v1/namespaces/default"),
+            )
+        if self.controller_manager:
+            with httpx.Client(verify=False, timeout=2.0) as kcm:
+                url = f"https://{defaults.BIND_ADDRESS}:{kcm_port}/healthz"
+                self._poll(deadline, "kube-controller-manager /healthz", lambda: _ok(kcm, url))
+
+    def _poll(self, deadline: float, what: str, check: object) -> None:
+        assert callable(check)
+        while True:
+            for proc in self.processes:
+                proc.raise_if_exited()
+            if check():
+                return
+            if time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"timed out after {self.ready_timeout_s:.0f}s waiting for {what}",
+                    hint=f"logs in {self.root / 'logs' if self.root else '?'}",
+                )
+            time.sleep(defaults.POLL_INTERVAL_S)
+
+
+def _ok(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+__all__ = ["ControlPlane", "KubeBenchError", "ensure_port_free", "free_port"]

@@ -1,0 +1,66 @@
+"""One way for every command to get a cluster: external, already running, or started now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kubebench.cluster.controlplane import ControlPlane
+from kubebench.cluster.kubeconfig import Connection, load_kubeconfig
+from kubebench.cluster.state import read_state
+from kubebench.errors import UserError
+
+
+def require_write_permission(conn: Connection, allow_external_writes: bool) -> None:
+    """Refuse to write model-written YAML into a cluster KubeBench did not start."""
+    if conn.managed or allow_external_writes:
+        return
+    raise UserError(
+        f"refusing to write model-generated objects into cluster {conn.server} "
+        f"(context {conn.context!r}), which kubebench did not start: answers may create "
+        "RBAC bindings, secrets and namespaces there",
+        hint="use a throwaway cluster and pass --allow-external-writes to accept this",
+    )
+
+
+def running_connection() -> Connection | None:
+    """The detached control plane's connection, if one is running."""
+    state = read_state()
+    if state is None or not state.alive():
+        return None
+    conn = load_kubeconfig(Path(state.kubeconfig))
+    return Connection(
+        server=conn.server,
+        ca_file=conn.ca_file,
+        cert_file=conn.cert_file,
+        key_file=conn.key_file,
+        managed=True,
+        context=conn.context,
+        kubeconfig=conn.kubeconfig,
+    )
+
+
+@contextmanager
+def cluster_connection(
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    *,
+    allow_external_writes: bool = False,
+) -> Iterator[Connection]:
+    """Yield a writable connection: `--kubeconfig` (with opt-in), a detached control plane
+    from `kubebench cluster up --detach`, or a fresh embedded one stopped on exit."""
+    if kubeconfig is not None or context is not None:
+        conn = load_kubeconfig(kubeconfig, context)
+        require_write_permission(conn, allow_external_writes)
+        try:
+            yield conn
+        finally:
+            for tmp in conn._temp_files:
+                tmp.unlink(missing_ok=True)
+        return
+    if (running := running_connection()) is not None:
+        yield running
+        return
+    with ControlPlane() as plane:
+        yield plane.connection

@@ -1,0 +1,1 @@
+"""From answer text to verdict: extraction, safe parsing, scope, dry-run, apply, checks."""

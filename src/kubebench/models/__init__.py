@@ -1,0 +1,1 @@
+"""Models that answer tasks: the provider protocol, registry and implementations."""

@@ -1,0 +1,1 @@
+"""The benchmark's tasks: schema, seeded generator, shipped splits. Imports no other room."""

@@ -1,0 +1,30 @@
+"""Shared fixtures: one real control plane for the whole test session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from kubebench.cluster.client import KubeClient
+from kubebench.cluster.controlplane import ControlPlane
+from kubebench.cluster.kubeconfig import Connection
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """A real etcd + kube-apiserver + kube-controller-manager, started once per session."""
+    with ControlPlane() as plane:
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def connection(control_plane: ControlPlane) -> Connection:
+    return control_plane.connection
+
+
+@pytest.fixture
+async def kube(connection: Connection) -> AsyncIterator[KubeClient]:
+    """An async API client (admin, system:masters) for one test."""
+    async with KubeClient(connection) as client:
+        yield client
