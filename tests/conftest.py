@@ -9,13 +9,17 @@ import pytest
 from kubebench.cluster.client import KubeClient
 from kubebench.cluster.controlplane import ControlPlane
 from kubebench.cluster.kubeconfig import Connection
+from kubebench.cluster.processes import pid_alive
 
 
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlane]:
     """A real etcd + kube-apiserver + kube-controller-manager, started once per session."""
     with ControlPlane() as plane:
+        pids = dict(plane.pids)
         yield plane
+    survivors = [name for name, pid in pids.items() if pid_alive(pid)]
+    assert not survivors, f"control-plane processes outlived the session: {survivors}"
 
 
 @pytest.fixture(scope="session")

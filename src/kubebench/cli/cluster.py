@@ -194,7 +194,10 @@ def status(
 
 @cluster_app.command()
 def env() -> None:
-    """Print the KUBECONFIG export for the detached control plane (`eval $(kubebench cluster env)`)."""
+    """Print the KUBECONFIG export of the detached control plane.
+
+    Use it as `eval $(kubebench cluster env)`.
+    """
     state = read_state()
     if state is None or not state.alive():
         raise UserError(

@@ -269,16 +269,20 @@ class KubeClient:
         dry_run: bool = False,
         field_validation: str = "Strict",
     ) -> ApiResponse:
-        """Server-side apply (create or update), forcing conflicts, as `kubectl apply
-        --server-side --force-conflicts` would. Objects without a name are POSTed so the
-        server's own message explains what is missing."""
+        """Create the object, or update it when it exists, as `kubectl apply` would.
+
+        The create (POST) comes first because its strict decoding reports unknown and
+        duplicate fields with the server's clearest message (server-side apply answers
+        those with an HTTP 500). Only an AlreadyExists falls through to server-side apply
+        with forced conflicts, which merges the answer into the existing object.
+        """
+        created = await self.create(
+            obj, namespace=namespace, dry_run=dry_run, field_validation=field_validation
+        )
+        if created.status_code != 409 or created.reason != "AlreadyExists":
+            return created
         info, ns, name = await self._locate(obj, namespace)
-        if info is None:
-            return unknown_kind_response(str(obj.get("apiVersion")), str(obj.get("kind")))
-        if not name or not isinstance(name, str):
-            return await self.create(
-                obj, namespace=namespace, dry_run=dry_run, field_validation=field_validation
-            )
+        assert info is not None and isinstance(name, str)  # create() resolved both
         params = self._write_params(dry_run, field_validation) | {"force": "true"}
         return await self.request(
             "PATCH",

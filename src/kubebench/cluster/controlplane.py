@@ -18,6 +18,7 @@ import httpx
 
 from kubebench import defaults
 from kubebench.cluster.binaries import BinarySet, resolve_binaries
+from kubebench.cluster.client import ssl_context
 from kubebench.cluster.kubeconfig import Connection, write_kubeconfig
 from kubebench.cluster.pki import PkiPaths, write_pki
 from kubebench.cluster.processes import ManagedProcess
@@ -234,8 +235,10 @@ class ControlPlane:
     def _wait_ready(self, kcm_port: int) -> None:
         assert self.pki is not None
         deadline = time.monotonic() + self.ready_timeout_s
-        cert = (str(self.pki.admin_cert), str(self.pki.admin_key))
-        with httpx.Client(verify=str(self.pki.ca_cert), cert=cert, timeout=2.0) as api:
+        # No keep-alive: a TLS connection made before the server has loaded its client CA
+        # stays anonymous for its whole life, so each poll shakes hands afresh.
+        no_reuse = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(verify=ssl_context(self.connection), timeout=2.0, limits=no_reuse) as api:
             self._poll(
                 deadline, "kube-apiserver /readyz", lambda: _ok(api, f"{self.server}/readyz")
             )
