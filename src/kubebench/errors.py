@@ -23,6 +23,9 @@ class KubeBenchError(Exception):
         text = " ".join(self.message.split())
         return f"{text} ({self.hint})" if self.hint else text
 
+    def __str__(self) -> str:
+        return self.one_line()
+
 
 class UserError(KubeBenchError):
     """Bad input the user can correct."""

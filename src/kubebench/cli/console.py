@@ -17,8 +17,13 @@ out = Console()
 err = Console(stderr=True)
 
 
-def progress_bar(*extra_columns: TextColumn, console: Console | None = None) -> Progress:
-    """A progress bar with count, percentage, elapsed time and ETA, plus extra columns."""
+def progress_bar(
+    *extra_columns: TextColumn, console: Console | None = None, transient: bool = False
+) -> Progress:
+    """A progress bar with count, percentage, elapsed time and ETA, plus extra columns.
+
+    `transient` bars vanish when done, so that an error after them stands alone.
+    """
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -29,5 +34,5 @@ def progress_bar(*extra_columns: TextColumn, console: Console | None = None) -> 
         TimeRemainingColumn(),
         *extra_columns,
         console=console or err,
-        transient=False,
+        transient=transient,
     )

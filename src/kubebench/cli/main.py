@@ -58,7 +58,10 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Run the CLI; KubeBench errors become one line on stderr and a non-zero exit."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except KubeBenchError as exc:
         label = "infrastructure error" if isinstance(exc, InfrastructureError) else "error"
         err.print(f"[bold red]{label}:[/] {exc.one_line()}", highlight=False, soft_wrap=True)

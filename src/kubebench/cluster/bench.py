@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,35 +57,8 @@ def _configmap(i: int) -> dict:
     }
 
 
-async def _measure_httpx(conn: Connection, requests: int) -> list[LatencyStats]:
-    async with KubeClient(conn) as kube:
-        await kube.discover()
-        await kube.create(_configmap(-1), dry_run=True)  # warm the connection
-        dry: list[float] = []
-        for i in range(requests):
-            t0 = time.perf_counter()
-            resp = await kube.create(_configmap(i), dry_run=True)
-            dry.append((time.perf_counter() - t0) * 1000)
-            assert resp.ok, resp.message
-        sar: list[float] = []
-        for i in range(requests):
-            t0 = time.perf_counter()
-            await kube.access_review(
-                user=f"bench-{i}",
-                groups=["system:authenticated"],
-                verb="get",
-                resource="configmaps",
-                namespace="default",
-            )
-            sar.append((time.perf_counter() - t0) * 1000)
-    return [
-        LatencyStats("dry-run create (httpx, async)", dry),
-        LatencyStats("SubjectAccessReview (httpx, async)", sar),
-    ]
-
-
-def _measure_official_client(conn: Connection, requests: int) -> LatencyStats:
-    """The same dry-run create through the official `kubernetes` client, raw dicts."""
+def _official_client_call(conn: Connection) -> Callable[[int], None]:
+    """A dry-run create through the official `kubernetes` client's raw path, no typed models."""
     from kubernetes import client as k8s  # optional dependency, imported lazily
 
     cfg = k8s.Configuration()
@@ -97,26 +71,56 @@ def _measure_official_client(conn: Connection, requests: int) -> LatencyStats:
     query = [("dryRun", "All"), ("fieldValidation", "Strict"), ("fieldManager", "kubebench")]
 
     def call(i: int) -> None:
-        resp = api.call_api(
-            path,
+        method, url, headers, body, post = api.param_serialize(
             "POST",
+            path,
             query_params=query,
-            body=_configmap(i),
             header_params={"Content-Type": "application/json", "Accept": "application/json"},
-            _preload_content=False,
+            body=_configmap(i),
         )
-        # call_api returns the urllib3 response (first item of a tuple on some versions).
-        raw = resp[0] if isinstance(resp, tuple) else resp
-        assert raw.status == 201, raw.data
+        resp = api.call_api(method, url, header_params=headers, body=body, post_params=post)
+        resp.read()
+        assert resp.status == 201, resp.data
 
-    call(-1)
-    samples = []
-    for i in range(requests):
-        t0 = time.perf_counter()
-        call(i)
-        samples.append((time.perf_counter() - t0) * 1000)
-    api.close()
-    return LatencyStats("dry-run create (kubernetes client, sync)", samples)
+    return call
+
+
+async def _measure(conn: Connection, requests: int, compare_clients: bool) -> list[LatencyStats]:
+    """Time each request kind; with `compare_clients`, alternate the two clients request by
+    request so that whatever else loads the machine hits both alike."""
+    official = _official_client_call(conn) if compare_clients else None
+    dry, sar, dry_official = [], [], []
+    async with KubeClient(conn) as kube:
+        await kube.discover()
+        await kube.create(_configmap(-1), dry_run=True)  # warm the connection
+        if official:
+            official(-1)
+        for i in range(requests):
+            t0 = time.perf_counter()
+            resp = await kube.create(_configmap(i), dry_run=True)
+            dry.append((time.perf_counter() - t0) * 1000)
+            assert resp.ok, resp.message
+            if official:
+                t0 = time.perf_counter()
+                official(i)
+                dry_official.append((time.perf_counter() - t0) * 1000)
+        for i in range(requests):
+            t0 = time.perf_counter()
+            await kube.access_review(
+                user=f"bench-{i}",
+                groups=["system:authenticated"],
+                verb="get",
+                resource="configmaps",
+                namespace="default",
+            )
+            sar.append((time.perf_counter() - t0) * 1000)
+    stats = [
+        LatencyStats("dry-run create (aiohttp, async)", dry),
+        LatencyStats("SubjectAccessReview (aiohttp, async)", sar),
+    ]
+    if official:
+        stats.append(LatencyStats("dry-run create (kubernetes client, sync)", dry_official))
+    return stats
 
 
 def run_cluster_bench(
@@ -131,9 +135,7 @@ def run_cluster_bench(
             result.startup_s.append(plane.startup_seconds)
             if i == starts - 1:
                 conn = plane.connection
-                result.latencies = asyncio.run(_measure_httpx(conn, requests))
-                if compare_clients:
-                    result.latencies.append(_measure_official_client(conn, requests))
+                result.latencies = asyncio.run(_measure(conn, requests, compare_clients))
                 result.peak_rss_mib = {
                     p.name: peak_rss_mib(p.pid) for p in plane.processes if p.pid is not None
                 }

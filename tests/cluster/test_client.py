@@ -1,0 +1,115 @@
+"""The async API client: discovery, warnings, failures, and external-cluster safety."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubebench.cluster.client import KubeClient
+from kubebench.cluster.controlplane import ControlPlane, free_port
+from kubebench.cluster.kubeconfig import Connection, load_kubeconfig
+from kubebench.cluster.session import cluster_connection, require_write_permission
+from kubebench.errors import InfrastructureError, UserError
+
+
+async def test_discovery_maps_kinds_to_resources(kube: KubeClient) -> None:
+    role = await kube.resource("rbac.authorization.k8s.io/v1", "Role")
+    assert role is not None and role.plural == "roles" and role.namespaced
+    crb = await kube.resource("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
+    assert crb is not None and not crb.namespaced
+    assert crb.path(name="x") == "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/x"
+    ns = await kube.resource("v1", "Namespace")
+    assert ns is not None and ns.path(name="a") == "/api/v1/namespaces/a"
+    assert await kube.resource("v1", "NoSuchKind") is None
+
+
+async def test_server_warnings_are_recorded(kube: KubeClient) -> None:
+    # A Secret with both data and an unused field warns rather than fails under Warn.
+    doc = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "warned", "namespace": "default"},
+        "unexpected": True,
+    }
+    resp = await kube.apply(doc, dry_run=True, field_validation="Warn")
+    assert resp.ok
+    assert any('unknown field "unexpected"' in w for w in resp.warnings)
+
+
+async def test_dead_api_server_is_an_infrastructure_error(connection: Connection) -> None:
+    dead = Connection(
+        server=f"https://127.0.0.1:{free_port()}",
+        ca_file=connection.ca_file,
+        cert_file=connection.cert_file,
+        key_file=connection.key_file,
+        managed=True,
+    )
+    async with KubeClient(dead, timeout_s=2) as kube:
+        with pytest.raises(InfrastructureError, match="unreachable"):
+            await kube.version()
+
+
+def _external_kubeconfig(tmp_path: Path, plane: ControlPlane) -> Path:
+    pki = plane.pki
+    assert pki is not None
+    b64 = lambda p: base64.b64encode(p.read_bytes()).decode()  # noqa: E731
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "kind-test",
+        "clusters": [
+            {
+                "name": "kind-test",
+                "cluster": {"server": plane.server, "certificate-authority-data": b64(pki.ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": "admin",
+                "user": {
+                    "client-certificate-data": b64(pki.admin_cert),
+                    "client-key-data": b64(pki.admin_key),
+                },
+            }
+        ],
+        "contexts": [{"name": "kind-test", "context": {"cluster": "kind-test", "user": "admin"}}],
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+async def test_external_kubeconfig_with_inline_credentials(
+    tmp_path: Path, control_plane: ControlPlane
+) -> None:
+    conn = load_kubeconfig(_external_kubeconfig(tmp_path, control_plane))
+    assert not conn.managed and conn.context == "kind-test"
+    async with KubeClient(conn) as kube:
+        assert (await kube.version())["gitVersion"] == "v1.37.2"
+
+
+def test_writes_to_external_cluster_need_opt_in(
+    tmp_path: Path, control_plane: ControlPlane
+) -> None:
+    path = _external_kubeconfig(tmp_path, control_plane)
+    with pytest.raises(UserError, match="--allow-external-writes"), cluster_connection(path):
+        pass
+    with cluster_connection(path, allow_external_writes=True) as conn:
+        assert conn.server == control_plane.server
+    require_write_permission(control_plane.connection, allow_external_writes=False)
+
+
+def test_bad_kubeconfigs_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        load_kubeconfig(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    broken.write_text("clusters: [unclosed")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_kubeconfig(broken)
+    nocontext = tmp_path / "nocontext"
+    nocontext.write_text("apiVersion: v1\nkind: Config\n")
+    with pytest.raises(UserError, match="current-context"):
+        load_kubeconfig(nocontext)
