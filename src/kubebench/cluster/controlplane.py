@@ -103,10 +103,13 @@ class ControlPlane:
                 self._start_once()
                 break
             except UserError as exc:
-                self.stop()
+                self._stop_keeping_logs(exc)
                 # A free port can be taken between probing and binding: retry on new ones.
                 if "already in use" not in exc.message or attempt == attempts - 1:
                     raise
+            except KubeBenchError as exc:
+                self._stop_keeping_logs(exc)
+                raise
             except BaseException:
                 self.stop()
                 raise
@@ -121,6 +124,19 @@ class ControlPlane:
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
+
+    def _stop_keeping_logs(self, exc: KubeBenchError) -> None:
+        """Stop, but first move the logs somewhere that outlives the temporary folder,
+        and point the error's hint there."""
+        if self.root is not None and (self.root / "logs").is_dir():
+            for proc in self.processes:
+                proc.stop()
+            kept = defaults.state_dir() / "last-failed-start"
+            shutil.rmtree(kept, ignore_errors=True)
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(self.root / "logs", kept)
+            exc.hint = f"logs in {kept}"
+        self.stop()
 
     def __enter__(self) -> ControlPlane:
         return self.start()
