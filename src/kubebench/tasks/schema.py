@@ -8,10 +8,19 @@ textual: see `kubebench.grading.expectations` for how each matcher is evaluated.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +70,8 @@ MatchOp = Literal[
     "exists",  # path is present (value ignored)
     "absent",  # path is missing or null (value ignored)
     "secret_equals",  # Secret key `path` (under data/stringData) decodes to value
+    "quantities",  # mapping at path holds every key of value, equal as resource quantities
+    "docker_auth",  # Secret key `path` is a docker config JSON with value's credentials
 ]
 
 
@@ -73,6 +84,25 @@ class FieldMatcher(_Strict):
     op: MatchOp
     value: Any = None
     description: str = ""
+
+    # In JSON files `value` travels as `value_json`, a JSON-encoded string, so that every
+    # line has the same column types (Arrow / `datasets.load_dataset` need that).
+    @model_validator(mode="before")
+    @classmethod
+    def _decode_value(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "value_json" in data:
+            data = dict(data)
+            data["value"] = json.loads(data.pop("value_json"))
+        return data
+
+    @model_serializer(mode="wrap")
+    def _encode_value(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        out = handler(self)
+        if info.mode_is_json() and "value" in out:
+            out["value_json"] = json.dumps(out.pop("value"), sort_keys=True)
+        return out
 
 
 class ObjectExpectation(_Strict):

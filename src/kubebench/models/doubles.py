@@ -1,0 +1,165 @@
+"""Test doubles of an LLM: `oracle:reference` and `scripted:<path>`.
+
+They exercise the whole harness without a model: the oracle answers each task's
+reference solution (a benchmark run with it must score 100 %, which checks the tasks
+and the grader together); the scripted model answers from a file, for tests and for
+grading answers produced elsewhere. Both need the `task=` argument of `complete()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from kubebench.errors import UserError
+from kubebench.models.base import ChatMessage, Completion, GenerationConfig
+from kubebench.models.options import ProviderHelp
+from kubebench.tasks.schema import Task
+
+
+def _require_task(provider: str, task: Task | None) -> Task:
+    if task is None:
+        raise UserError(
+            f"the {provider} test double answers per task and needs complete(..., task=...)",
+            hint="use it through `kubebench run`, which passes the task",
+        )
+    return task
+
+
+def _completion(text: str, started: float) -> Completion:
+    return Completion(
+        text=text,
+        prompt_tokens=0,
+        completion_tokens=0,
+        latency_s=time.monotonic() - started,
+        finish_reason="stop",
+    )
+
+
+class OracleProvider:
+    """Answers every task with its reference solution in a ```yaml block."""
+
+    PROVIDER_HELP = ProviderHelp(
+        summary="Test double: answers each task's reference solution (scores 100 %).",
+        id_syntax="oracle or oracle:reference",
+        examples=("kubebench run --model oracle --limit 20",),
+    )
+
+    def __init__(self, name: str = "reference", **options: object) -> None:
+        if name not in ("", "reference"):
+            raise UserError(
+                f"unknown oracle {name!r}", hint="the only oracle is `oracle:reference`"
+            )
+        if options:
+            raise UserError(f"the oracle takes no options (got {', '.join(sorted(options))})")
+        self.model_id = "oracle:reference"
+
+    async def complete(
+        self,
+        messages: list[ChatMessage],
+        config: GenerationConfig,
+        *,
+        task: Task | None = None,
+    ) -> Completion:
+        started = time.monotonic()
+        reference = _require_task("oracle", task).reference
+        return _completion(f"```yaml\n{reference.rstrip()}\n```\n", started)
+
+    def describe(self) -> dict[str, object]:
+        # Answers come from the task file, not from the messages: never cache them.
+        return {"provider": "oracle", "name": "reference", "cacheable": False}
+
+    async def aclose(self) -> None:
+        return None
+
+
+def load_script(path: Path) -> dict[str, str]:
+    """Read answers by task id from a JSON object or a JSONL file.
+
+    JSON: `{"<task id>": "<answer>", ...}`. JSONL: one `{"task_id": ..., "answer": ...}`
+    per line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UserError(f"scripted answers file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read scripted answers file {path}: {exc}") from exc
+    stripped = text.lstrip()
+    if not stripped:
+        return {}
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict) and not {"task_id", "answer"} <= whole.keys():
+        return {str(k): _answer_text(path, k, v) for k, v in whole.items()}
+    answers: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path} line {number} is not JSON: {exc.msg}") from exc
+        if not isinstance(row, dict) or "task_id" not in row or "answer" not in row:
+            raise UserError(
+                f'{path} line {number} needs "task_id" and "answer"',
+                hint='write JSONL lines like {"task_id": "...", "answer": "..."}, '
+                "or one JSON object mapping task id to answer",
+            )
+        answers[str(row["task_id"])] = _answer_text(path, row["task_id"], row["answer"])
+    return answers
+
+
+def _answer_text(path: Path, task_id: object, value: object) -> str:
+    if not isinstance(value, str):
+        raise UserError(f"{path}: the answer for {task_id} is not a string")
+    return value
+
+
+class ScriptedProvider:
+    """Answers from a file of answers by task id; a task the file lacks gets ""."""
+
+    PROVIDER_HELP = ProviderHelp(
+        summary="Test double: answers from a JSON object or JSONL file keyed by task id.",
+        id_syntax="scripted:<path to .json or .jsonl>",
+        examples=("kubebench run --model scripted:answers.jsonl",),
+    )
+
+    def __init__(self, name: str, **options: object) -> None:
+        if not name:
+            raise UserError(
+                "the scripted model needs a file", hint="--model scripted:answers.jsonl"
+            )
+        if options:
+            raise UserError(f"the scripted model takes no options (got {', '.join(options)})")
+        self.path = Path(name).expanduser()
+        self.answers = load_script(self.path)
+        self._sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        self.model_id = f"scripted:{name}"
+
+    async def complete(
+        self,
+        messages: list[ChatMessage],
+        config: GenerationConfig,
+        *,
+        task: Task | None = None,
+    ) -> Completion:
+        started = time.monotonic()
+        answer = self.answers.get(_require_task("scripted", task).id, "")
+        return _completion(answer, started)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "provider": "scripted",
+            "path": str(self.path.resolve()),
+            "sha256": self._sha256,
+            "answers": len(self.answers),
+            "cacheable": False,
+        }
+
+    async def aclose(self) -> None:
+        return None

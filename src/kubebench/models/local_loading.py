@@ -1,0 +1,231 @@
+"""Load a local transformers model (folder, cached hub id or GGUF file) once per process.
+
+Never downloads: `HF_HUB_OFFLINE=1` and `local_files_only=True` make a missing model a
+clear `UserError` instead of a silent fetch. torch, transformers and peft are imported
+here, inside functions, so that importing kubebench stays light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from kubebench.errors import UserError
+
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+Device = str  # "auto", "cpu", "cuda", "cuda:1", ...
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    """Everything that decides which weights are loaded, and how."""
+
+    source: str  # a folder, or a hub id already in the local Hugging Face cache
+    gguf_file: str | None = None  # a file inside `source` to dequantize (GGUF)
+    adapter: str | None = None  # a PEFT/LoRA adapter folder
+    dtype: Dtype = "auto"
+    device: Device = "auto"
+    load_in_4bit: bool = False
+
+
+@dataclass
+class LoadedModel:
+    """A model and tokenizer ready to generate, plus what identifies them."""
+
+    spec: LocalModelSpec
+    model: Any  # transformers PreTrainedModel (or a PeftModel)
+    tokenizer: Any
+    device: str
+    dtype: str
+    load_s: float
+    identity: dict[str, object]
+    # generate() calls on one model never overlap, whichever provider asks.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_cache: dict[LocalModelSpec, LoadedModel] = {}
+_cache_lock = threading.Lock()
+
+
+def forbid_hub_downloads() -> None:
+    """Make huggingface_hub refuse network access for the rest of the process."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def require_torch() -> Any:
+    """Import torch, or explain which extra installs it."""
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise UserError(
+            f"local models need torch and transformers ({exc.name} is missing)",
+            hint="pip install 'kubebench[hf]'",
+        ) from None
+    return torch
+
+
+def resolve_device(device: Device) -> str:
+    torch = require_torch()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {device!r} asked for, but torch sees no CUDA device")
+    return device
+
+
+def resolve_dtype(dtype: Dtype, device: str) -> str:
+    # bfloat16 halves memory traffic on GPUs; on CPUs without bf16 units it is slower.
+    if dtype == "auto":
+        return "bfloat16" if device.startswith("cuda") else "float32"
+    return dtype
+
+
+def fingerprint(path: Path) -> str:
+    """A cheap content identity of a file or folder: names, sizes and modification times."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}".encode())
+        digest.update(f":{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_local_model(spec: LocalModelSpec) -> LoadedModel:
+    """The model for `spec`, loaded on first use and shared by every later caller."""
+    device = resolve_device(spec.device)
+    spec = replace(spec, device=device, dtype=resolve_dtype(spec.dtype, device))  # type: ignore[arg-type]
+    with _cache_lock:
+        if spec not in _cache:
+            _cache[spec] = _load(spec)
+        return _cache[spec]
+
+
+def _load(spec: LocalModelSpec) -> LoadedModel:
+    import time
+
+    forbid_hub_downloads()
+    torch = require_torch()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the CLI shows its own status while loading
+
+    started = time.monotonic()
+    if spec.source.startswith(("/", ".", "~")) and not Path(spec.source).expanduser().exists():
+        raise UserError(
+            f"no model folder at {spec.source}",
+            hint="pass a folder saved by save_pretrained(), or a hub id already in the "
+            "Hugging Face cache; KubeBench never downloads weights",
+        )
+    device = resolve_device(spec.device)
+    dtype = resolve_dtype(spec.dtype, device)
+    kwargs: dict[str, Any] = {"local_files_only": True, _dtype_argument(): getattr(torch, dtype)}
+    if spec.gguf_file:
+        kwargs["gguf_file"] = spec.gguf_file
+    if spec.load_in_4bit:
+        kwargs["quantization_config"] = _four_bit_config(device, dtype)
+        kwargs["device_map"] = {"": device}
+    try:
+        tokenizer_source = spec.source
+        if spec.adapter and _has_tokenizer(Path(spec.adapter)):
+            tokenizer_source = spec.adapter  # adapters that add tokens ship their tokenizer
+        tok_kwargs = {"gguf_file": spec.gguf_file} if tokenizer_source == spec.source else {}
+        tokenizer = AutoTokenizer.from_pretrained(
+            tokenizer_source, local_files_only=True, **{k: v for k, v in tok_kwargs.items() if v}
+        )
+        model = AutoModelForCausalLM.from_pretrained(spec.source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"cannot load model {spec.source!r}: {' '.join(str(exc).split())[:300]}",
+            hint="pass a local folder, or a hub id already in the Hugging Face cache; "
+            "KubeBench never downloads weights",
+        ) from None
+    if spec.adapter:
+        model = _with_adapter(model, spec)
+    if not spec.load_in_4bit:
+        model = model.to(device)
+    model.eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    identity: dict[str, object] = {
+        "source": spec.source,
+        "model_type": getattr(model.config, "model_type", None),
+        "dtype": dtype,
+        "load_in_4bit": spec.load_in_4bit,
+    }
+    source_path = Path(spec.source)
+    if source_path.exists():
+        target = source_path / spec.gguf_file if spec.gguf_file else source_path
+        identity["weights"] = fingerprint(target)
+    else:
+        identity["revision"] = getattr(model.config, "_commit_hash", None)
+    if spec.gguf_file:
+        identity["gguf_file"] = spec.gguf_file
+    if spec.adapter:
+        identity["adapter"] = str(Path(spec.adapter).resolve())
+        identity["adapter_weights"] = fingerprint(Path(spec.adapter))
+    return LoadedModel(
+        spec=spec,
+        model=model,
+        tokenizer=tokenizer,
+        device=device,
+        dtype=dtype,
+        load_s=time.monotonic() - started,
+        identity=identity,
+    )
+
+
+def _dtype_argument() -> str:
+    """`dtype` since transformers 4.56; older releases only know `torch_dtype`."""
+    import transformers
+
+    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
+def _has_tokenizer(folder: Path) -> bool:
+    return (folder / "tokenizer_config.json").is_file()
+
+
+def _with_adapter(model: Any, spec: LocalModelSpec) -> Any:
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise UserError("adapter= needs peft", hint="pip install 'kubebench[hf]'") from None
+    adapter = Path(spec.adapter or "")
+    if not (adapter / "adapter_config.json").is_file():
+        raise UserError(
+            f"{adapter} is not a PEFT adapter folder (no adapter_config.json)",
+            hint="pass the folder written by save_pretrained() of a PEFT model",
+        )
+    model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+    if spec.load_in_4bit:
+        return model  # merging into 4-bit weights would round the adapter away
+    return model.merge_and_unload()  # one matmul per layer again: faster generation
+
+
+def _four_bit_config(device: str, dtype: str) -> Any:
+    if not device.startswith("cuda"):
+        raise UserError("load_in_4bit needs a CUDA device", hint="drop load_in_4bit on CPU")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "load_in_4bit needs bitsandbytes", hint="pip install bitsandbytes"
+        ) from None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=getattr(torch, dtype if dtype != "float32" else "bfloat16"),
+    )

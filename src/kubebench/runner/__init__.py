@@ -1,0 +1,1 @@
+"""The benchmark runner: plan, generate, grade, judge, store, resume."""

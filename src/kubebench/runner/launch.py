@@ -1,0 +1,303 @@
+"""Starting and resuming a benchmark run: plan the attempts, open the store, run the
+pipeline against a cluster.
+
+`prepare_run` / `prepare_resume` do everything that can fail on bad input before a
+cluster starts; `execute_run` then needs only a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import kubebench
+from kubebench import defaults
+from kubebench.cluster.client import KubeClient
+from kubebench.cluster.kubeconfig import Connection
+from kubebench.errors import UserError
+from kubebench.models.base import ChatMessage, GenerationConfig, ModelProvider
+from kubebench.runner.cache import ResponseCache
+from kubebench.runner.pipeline import (
+    AttemptPipeline,
+    Concurrency,
+    GradeFn,
+    JudgeStage,
+    PlannedAttempt,
+    RetryPolicy,
+)
+from kubebench.runner.provenance import git_revision, package_versions, python_version
+from kubebench.runner.records import AttemptRecord, RunMeta
+from kubebench.runner.selection import TaskSelection, select_tasks
+from kubebench.runner.store import RunStore
+from kubebench.tasks.schema import Task
+
+
+@dataclass
+class RunRequest:
+    """A new run, as the user asked for it."""
+
+    model_id: str
+    split: str = "test"
+    selection: TaskSelection = field(default_factory=TaskSelection)
+    samples: int = 1
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    shots: int = 0
+    judge_id: str | None = None
+    out_dir: Path = Path(defaults.RUNS_DIR)
+    run_id: str | None = None
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to execute: its store (or the store to create), tasks and providers."""
+
+    meta: RunMeta
+    run_dir: Path
+    tasks: dict[str, Task]
+    planned: list[PlannedAttempt]
+    provider: ModelProvider
+    judge: ModelProvider | None = None
+    store: RunStore | None = None  # set when resuming; created by execute_run otherwise
+    already_done: list[AttemptRecord] = field(default_factory=list)
+    cleanup_errors: list[str] = field(default_factory=list)  # the grader's, after the run
+    seconds: float | None = None  # wall time of the attempts, cluster start-up excluded
+
+    @property
+    def total(self) -> int:
+        return self.meta.planned_attempts
+
+
+def _load_split(split: str) -> list[Task]:
+    from kubebench.tasks.loader import load_tasks
+
+    return load_tasks(split=split)
+
+
+def _task_set_hash(tasks: list[Task]) -> str:
+    from kubebench.tasks.loader import task_set_hash
+
+    return task_set_hash(tasks)
+
+
+def create_model(model_id: str) -> ModelProvider:
+    """A provider for `provider:name` through the models registry."""
+    from kubebench.models.registry import create_provider
+
+    return create_provider(model_id)
+
+
+def prompt_version() -> str:
+    from kubebench.models.prompts import PROMPT_VERSION
+
+    return str(PROMPT_VERSION)
+
+
+def messages_builder(shots: int) -> Callable[[Task], list[ChatMessage]]:
+    from kubebench.models.prompts import build_messages
+
+    return lambda task: build_messages(task, shots=shots)
+
+
+def default_run_id(model_id: str, out_dir: Path) -> str:
+    """`<UTC time>-<model slug>`, with a counter when that folder already exists."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model_id).strip("-")[:60] or "model"
+    run_id, n = f"{stamp}-{slug}", 2
+    while (out_dir / run_id).exists():
+        run_id, n = f"{stamp}-{slug}-{n}", n + 1
+    return run_id
+
+
+def plan_attempts(
+    task_ids: list[str],
+    tasks: dict[str, Task],
+    samples: int,
+    *,
+    finished: set[str] = frozenset(),  # type: ignore[assignment]
+    retry_from: dict[str, AttemptRecord] | None = None,
+) -> list[PlannedAttempt]:
+    """Every (task, sample) not yet finished, tasks in order, samples interleaved so an
+    interrupted run has spread its work over all tasks."""
+    retry_from = retry_from or {}
+    planned = []
+    for sample in range(samples):
+        for task_id in task_ids:
+            item = PlannedAttempt(tasks[task_id], sample)
+            if item.key in finished:
+                continue
+            item.previous = retry_from.get(item.key)
+            planned.append(item)
+    return planned
+
+
+def prepare_run(request: RunRequest) -> PreparedRun:
+    """Validate a new run's request and plan it; writes nothing yet."""
+    if request.samples < 1:
+        raise UserError("--samples must be at least 1")
+    all_tasks = _load_split(request.split)
+    chosen = select_tasks(all_tasks, request.selection)
+    provider = create_model(request.model_id)
+    judge = create_model(request.judge_id) if request.judge_id else None
+    out_dir = Path(request.out_dir)
+    run_id = request.run_id or default_run_id(provider.model_id, out_dir)
+    if request.run_id is not None and (out_dir / run_id / "run.json").exists():
+        raise UserError(
+            f"run {out_dir / run_id} already exists",
+            hint=f"continue it with `kubebench run --resume {out_dir / run_id}`",
+        )
+    meta = RunMeta(
+        run_id=run_id,
+        model_id=provider.model_id,
+        provider=provider.describe(),
+        generation=request.generation,
+        prompt_version=prompt_version(),
+        shots=request.shots,
+        task_set_hash=_task_set_hash(all_tasks),
+        split=request.split,
+        filters=request.selection.as_dict(),
+        samples=request.samples,
+        task_ids=[t.id for t in chosen],
+        judge_id=judge.model_id if judge else None,
+        judge_provider=judge.describe() if judge else None,
+        kubebench_version=kubebench.__version__,
+        git_revision=git_revision(),
+        python_version=python_version(),
+        packages=package_versions(),
+    )
+    tasks = {t.id: t for t in chosen}
+    return PreparedRun(
+        meta=meta,
+        run_dir=out_dir / run_id,
+        tasks=tasks,
+        planned=plan_attempts(meta.task_ids, tasks, meta.samples),
+        provider=provider,
+        judge=judge,
+    )
+
+
+def prepare_resume(run_dir: Path) -> PreparedRun:
+    """Reopen a run and plan what is left: attempts never recorded, and those recorded
+    with an infrastructure error (retried from the stage that failed)."""
+    store = RunStore.open(run_dir)
+    store.lock()
+    meta = store.meta
+    all_tasks = _load_split(meta.split)
+    current_hash = _task_set_hash(all_tasks)
+    if meta.task_set_hash and current_hash != meta.task_set_hash:
+        store.close()
+        raise UserError(
+            f"the {meta.split} tasks changed since {run_dir} started "
+            f"(task-set hash {meta.task_set_hash[:12]} then, {current_hash[:12]} now)",
+            hint="start a new run; a resumed run must grade the same tasks",
+        )
+    by_id = {t.id: t for t in all_tasks}
+    missing = [tid for tid in meta.task_ids if tid not in by_id]
+    if missing:
+        store.close()
+        raise UserError(f"{len(missing)} tasks of {run_dir} no longer exist (e.g. {missing[0]})")
+    tasks = {tid: by_id[tid] for tid in meta.task_ids}
+    provider = create_model(meta.model_id)
+    judge = create_model(meta.judge_id) if meta.judge_id else None
+    done = [rec for rec in store.attempts() if rec.infrastructure_error is None]
+    planned = plan_attempts(
+        meta.task_ids,
+        tasks,
+        meta.samples,
+        finished=store.finished_keys(),
+        retry_from=store.pending_retries(),
+    )
+    return PreparedRun(
+        meta=meta,
+        run_dir=Path(run_dir),
+        tasks=tasks,
+        planned=planned,
+        provider=provider,
+        judge=judge,
+        store=store,
+        already_done=done,
+    )
+
+
+def _judge_stage(judge: ModelProvider) -> JudgeStage:
+    from kubebench.judge.api import judge_attempt
+    from kubebench.judge.score import overall_score
+
+    return JudgeStage(provider=judge, judge=judge_attempt, overall=overall_score)
+
+
+async def _settle_cleanups(kube: KubeClient) -> list[str]:
+    """Wait for the grader's background cleanups before the client closes; their errors."""
+    from kubebench.grading.pipeline import settle_cleanups
+
+    return await settle_cleanups(kube)
+
+
+def _default_grader() -> GradeFn:
+    from kubebench.grading.pipeline import grade_answer
+
+    return grade_answer
+
+
+async def execute_run(
+    prepared: PreparedRun,
+    conn: Connection,
+    *,
+    concurrency: Concurrency | None = None,
+    retry: RetryPolicy | None = None,
+    use_cache: bool = True,
+    on_record: Callable[[AttemptRecord], None] = lambda _: None,
+    grade: GradeFn | None = None,
+) -> RunStore:
+    """Run every planned attempt against the cluster at `conn`, storing each as it
+    finishes. Creates the run folder for a new run. Returns the store (still open)."""
+    concurrency = concurrency or Concurrency()
+    cache = ResponseCache(defaults.response_cache_path()) if use_cache else None
+    max_conn = max(64, 4 * concurrency.grading)
+    try:
+        async with KubeClient(conn, max_connections=max_conn) as kube:
+            server_version = (await kube.version()).get("gitVersion")
+            store = prepared.store
+            if store is None:
+                prepared.meta.kubernetes_version = server_version
+                prepared.meta.cluster = conn.server
+                store = RunStore.create(prepared.run_dir, prepared.meta)
+                store.lock()
+                prepared.store = store
+            pipeline = AttemptPipeline(
+                provider=prepared.provider,
+                generation=prepared.meta.generation,
+                messages_for=messages_builder(prepared.meta.shots),
+                grade=grade or _default_grader(),
+                kube=kube,
+                store_append=store.append_attempt,
+                on_record=on_record,
+                cache=cache,
+                judge=_judge_stage(prepared.judge) if prepared.judge else None,
+                concurrency=concurrency,
+                retry=retry,
+            )
+            started = time.monotonic()
+            try:
+                await pipeline.run(prepared.planned)
+            finally:
+                # Also on Ctrl-C: the attempts in flight leave nothing behind.
+                prepared.cleanup_errors = await _settle_cleanups(kube)
+            prepared.seconds = time.monotonic() - started
+    finally:
+        if cache is not None:
+            cache.close()
+        await prepared.provider.aclose()
+        if prepared.judge is not None:
+            await prepared.judge.aclose()
+    return store
+
+
+def run_sync(prepared: PreparedRun, conn: Connection, **options: Any) -> RunStore:
+    """`execute_run` from synchronous code (the CLI)."""
+    return asyncio.run(execute_run(prepared, conn, **options))

@@ -1,0 +1,316 @@
+"""The attempt pipeline: generation → grading → (judging) → store, as asyncio stages
+joined by bounded queues, each stage with its own concurrency.
+
+Model failures are graded; infrastructure failures (a provider's or the API server's)
+are retried with backoff and, when they persist, recorded apart so that `--resume`
+retries them from the stage that failed, reusing whatever finished before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kubebench import defaults
+from kubebench.cluster.client import KubeClient
+from kubebench.errors import InfrastructureError
+from kubebench.grading.verdict import Verdict
+from kubebench.models.base import ChatMessage, Completion, GenerationConfig, ModelProvider
+from kubebench.runner.cache import ResponseCache, cache_key, is_cacheable
+from kubebench.runner.records import AttemptRecord, InfrastructureStage, attempt_key, utc_now
+from kubebench.tasks.schema import Task
+
+T = TypeVar("T")
+
+GradeFn = Callable[[Task, str, KubeClient], Awaitable[Verdict]]
+MessagesFn = Callable[[Task], list[ChatMessage]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently an infrastructure failure is retried, per stage."""
+
+    retries: int = defaults.INFRA_RETRIES
+    backoff_s: float = defaults.INFRA_BACKOFF_S
+    backoff_max_s: float = defaults.INFRA_BACKOFF_MAX_S
+
+    def delay(self, attempt: int) -> float:
+        return min(self.backoff_s * (2**attempt), self.backoff_max_s)
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    generation: int = defaults.GENERATION_CONCURRENCY
+    grading: int = defaults.GRADING_CONCURRENCY
+    judging: int = defaults.GENERATION_CONCURRENCY
+
+
+@dataclass
+class JudgeStage:
+    """The judge model and how to score with it (kubebench.judge, imported by the caller)."""
+
+    provider: ModelProvider
+    judge: Callable[[ModelProvider, Task, str, Verdict], Awaitable[Any]]  # -> Judgement
+    overall: Callable[[Verdict, Any], float | None]
+
+
+def sample_config(config: GenerationConfig, sample: int) -> GenerationConfig:
+    """The config of one sample: a fixed seed is offset by the sample index, or every
+    sample of a seeded sampling run would be the same answer."""
+    if config.seed is None or sample == 0:
+        return config
+    return config.model_copy(update={"seed": config.seed + sample})
+
+
+@dataclass
+class PlannedAttempt:
+    """One (task, sample) to do; `previous` is an infrastructure-error record to resume."""
+
+    task: Task
+    sample: int
+    previous: AttemptRecord | None = None
+
+    @property
+    def key(self) -> str:
+        return attempt_key(self.task.id, self.sample)
+
+
+@dataclass
+class _InFlight:
+    planned: PlannedAttempt
+    record: AttemptRecord
+    started: float = field(default_factory=time.monotonic)
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    failure: Callable[[T], str | None] = lambda _: None,
+) -> tuple[T | None, str | None, int]:
+    """Run `call`, retrying InfrastructureError (or a result `failure` flags) with
+    exponential backoff. Returns (last result, error or None, retries used)."""
+    result: T | None = None
+    error: str | None = None
+    for attempt in range(policy.retries + 1):
+        if attempt:
+            await asyncio.sleep(policy.delay(attempt - 1))  # backoff, not a poll
+        try:
+            result = await call()
+        except InfrastructureError as exc:
+            result, error = None, exc.one_line()
+            continue
+        error = failure(result)
+        if error is None:
+            return result, None, attempt
+    return result, error, policy.retries
+
+
+class AttemptPipeline:
+    """Runs planned attempts to finished records; `on_record` sees each as it is stored."""
+
+    def __init__(
+        self,
+        *,
+        provider: ModelProvider,
+        generation: GenerationConfig,
+        messages_for: MessagesFn,
+        grade: GradeFn,
+        kube: KubeClient,
+        store_append: Callable[[AttemptRecord], None],
+        on_record: Callable[[AttemptRecord], None] = lambda _: None,
+        cache: ResponseCache | None = None,
+        judge: JudgeStage | None = None,
+        concurrency: Concurrency | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.provider = provider
+        self.generation = generation
+        self.messages_for = messages_for
+        self.grade = grade
+        self.kube = kube
+        self.store_append = store_append
+        self.on_record = on_record
+        self.judge = judge
+        self.concurrency = concurrency or Concurrency()
+        self.retry = retry or RetryPolicy()
+        describe = provider.describe()
+        self._describe = describe
+        self.cache = cache if cache is not None and is_cacheable(describe) else None
+
+    async def run(self, planned: list[PlannedAttempt]) -> None:
+        """Finish every planned attempt; returns when all are stored."""
+        todo: asyncio.Queue[PlannedAttempt | None] = asyncio.Queue()
+        graded_in: asyncio.Queue[_InFlight | None] = asyncio.Queue(
+            maxsize=2 * self.concurrency.grading
+        )
+        judged_in: asyncio.Queue[_InFlight | None] = asyncio.Queue(
+            maxsize=2 * self.concurrency.judging
+        )
+        for item in planned:
+            todo.put_nowait(item)
+        n_gen, n_grade = self.concurrency.generation, self.concurrency.grading
+        n_judge = self.concurrency.judging if self.judge else 0
+        for _ in range(n_gen):
+            todo.put_nowait(None)
+
+        async def stage(
+            n: int,
+            source: asyncio.Queue[Any],
+            work: Callable[[Any], Awaitable[None]],
+            sink: asyncio.Queue[Any] | None,
+            sink_workers: int,
+        ) -> None:
+            async def worker() -> None:
+                while (item := await source.get()) is not None:
+                    await work(item)
+
+            async with asyncio.TaskGroup() as group:
+                for _ in range(n):
+                    group.create_task(worker())
+            if sink is not None:
+                for _ in range(sink_workers):
+                    await sink.put(None)
+
+        next_after_grade = judged_in if self.judge else None
+
+        async def grade_then_pass(item: _InFlight) -> None:
+            await self._grade(item)
+            if next_after_grade is not None and item.record.infrastructure_error is None:
+                await next_after_grade.put(item)
+            else:
+                self._finish(item)
+
+        async def judge_then_finish(item: _InFlight) -> None:
+            await self._judge(item)
+            self._finish(item)
+
+        async def generate_then_pass(item: PlannedAttempt) -> None:
+            flight = await self._generate(item)
+            if flight.record.infrastructure_error is None:
+                await graded_in.put(flight)
+            else:
+                self._finish(flight)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(stage(n_gen, todo, generate_then_pass, graded_in, n_grade))
+                group.create_task(stage(n_grade, graded_in, grade_then_pass, judged_in, n_judge))
+                if self.judge:
+                    group.create_task(stage(n_judge, judged_in, judge_then_finish, None, 0))
+        except BaseExceptionGroup as group_error:
+            # Show the error itself (a UserError prints as one line), not the task groups.
+            raise _first_leaf(group_error) from group_error
+
+    # -- stages -----------------------------------------------------------------------
+
+    async def _generate(self, planned: PlannedAttempt) -> _InFlight:
+        task, prev = planned.task, planned.previous
+        record = AttemptRecord(
+            attempt_key=planned.key,
+            task_id=task.id,
+            sample=planned.sample,
+            category=task.category.value,
+            tier=task.tier.value,
+            model_id=self.provider.model_id,
+            generation=sample_config(self.generation, planned.sample),
+        )
+        flight = _InFlight(planned, record)
+        if prev is not None and prev.infrastructure_stage in ("grading", "judge"):
+            # The answer was generated before the failure: reuse it, never re-generate.
+            record.messages, record.answer = prev.messages, prev.answer
+            record.finish_reason, record.cached = prev.finish_reason, prev.cached
+            record.prompt_tokens, record.completion_tokens = (
+                prev.prompt_tokens,
+                prev.completion_tokens,
+            )
+            record.latency_s, record.retries = prev.latency_s, prev.retries
+            if prev.infrastructure_stage == "judge":
+                record.verdict = prev.verdict
+            return flight
+        started = time.monotonic()
+        messages = self.messages_for(task)
+        record.messages = messages
+        config = record.generation
+        key = cache_key(self._describe, config, messages, planned.sample)
+        completion = self.cache.get(key) if self.cache else None
+        if completion is not None:
+            record.cached = True
+        else:
+
+            async def call() -> Completion:
+                return await self.provider.complete(messages, config, task=task)
+
+            completion, error, used = await with_retries(call, self.retry)
+            record.retries += used
+            if completion is None:
+                self._fail(record, "generation", error or "generation failed")
+                return flight
+            if self.cache is not None:
+                self.cache.put(key, completion)
+            record.latency_s = completion.latency_s
+        record.answer = completion.text
+        record.finish_reason = completion.finish_reason
+        record.prompt_tokens = completion.prompt_tokens
+        record.completion_tokens = completion.completion_tokens
+        record.timings["generation_s"] = time.monotonic() - started
+        return flight
+
+    async def _grade(self, flight: _InFlight) -> None:
+        record, task = flight.record, flight.planned.task
+        if record.verdict is not None:  # resumed after a judge failure
+            return
+        started = time.monotonic()
+
+        async def call() -> Verdict:
+            return await self.grade(task, record.answer, self.kube)
+
+        verdict, error, used = await with_retries(
+            call, self.retry, lambda v: v.infrastructure_error
+        )
+        record.retries += used
+        record.verdict = verdict
+        record.timings["grading_s"] = time.monotonic() - started
+        if error is not None:
+            self._fail(record, "grading", error)
+
+    async def _judge(self, flight: _InFlight) -> None:
+        assert self.judge is not None and flight.record.verdict is not None
+        record, task, verdict = flight.record, flight.planned.task, flight.record.verdict
+        judge = self.judge
+        started = time.monotonic()
+
+        async def call() -> Any:
+            return await judge.judge(judge.provider, task, record.answer, verdict)
+
+        judgement, error, used = await with_retries(call, self.retry)
+        record.retries += used
+        record.judge_id = judge.provider.model_id
+        record.timings["judge_s"] = time.monotonic() - started
+        if judgement is None:
+            self._fail(record, "judge", error or "judge failed")
+            return
+        record.judgement = judgement.model_dump(mode="json")
+        record.overall_score = judge.overall(verdict, judgement)
+
+    # -- finishing --------------------------------------------------------------------
+
+    @staticmethod
+    def _fail(record: AttemptRecord, stage: InfrastructureStage, error: str) -> None:
+        record.infrastructure_error = error
+        record.infrastructure_stage = stage
+
+    def _finish(self, flight: _InFlight) -> None:
+        record = flight.record
+        record.timings["total_s"] = time.monotonic() - flight.started
+        record.finished_at = utc_now()
+        self.store_append(record)
+        self.on_record(record)

@@ -1,0 +1,38 @@
+"""Fixtures of the grading tests: what grading left behind on the test cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from kubebench import defaults
+from kubebench.cluster.client import KubeClient
+from kubebench.grading.pipeline import settle_cleanups
+
+
+async def kubebench_leftovers(kube: KubeClient, prefix: str) -> list[str]:
+    """Namespaces, and cluster-scoped RBAC objects KubeBench wrote, whose names start
+    with `prefix` and still exist once background cleanups have finished."""
+    assert await settle_cleanups(kube) == []
+    left = [
+        f"Namespace {ns['metadata']['name']}"
+        for ns in await kube.list("v1", "Namespace")
+        if ns["metadata"]["name"].startswith(prefix)
+    ]
+    for kind in ("ClusterRole", "ClusterRoleBinding"):
+        for obj in await kube.list("rbac.authorization.k8s.io/v1", kind):
+            managers = {m.get("manager") for m in obj["metadata"].get("managedFields", [])}
+            if obj["metadata"]["name"].startswith(prefix) and defaults.FIELD_MANAGER in managers:
+                left.append(f"{kind} {obj['metadata']['name']}")
+    return left
+
+
+@pytest.fixture
+def leftovers(kube: KubeClient) -> Callable[[str], Awaitable[list[str]]]:
+    """`await leftovers("prefix-")`: what grading left behind under that name prefix."""
+
+    async def check(prefix: str) -> list[str]:
+        return await kubebench_leftovers(kube, prefix)
+
+    return check

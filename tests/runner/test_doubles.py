@@ -1,0 +1,71 @@
+"""The oracle and scripted test doubles of an LLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubebench.errors import UserError
+from kubebench.models.base import GenerationConfig
+from kubebench.models.doubles import OracleProvider, ScriptedProvider
+from tests.runner.records_factory import make_task
+
+CONFIG = GenerationConfig()
+
+
+async def test_oracle_answers_the_reference_in_a_yaml_block() -> None:
+    task = make_task("t-1")
+    completion = await OracleProvider("reference").complete([], CONFIG, task=task)
+    assert completion.text.startswith("```yaml\n")
+    assert completion.text.rstrip().endswith("```")
+    assert task.reference.strip() in completion.text
+
+
+async def test_oracle_needs_the_task() -> None:
+    with pytest.raises(UserError, match="task="):
+        await OracleProvider().complete([], CONFIG)
+
+
+def test_oracle_is_never_cached_and_rejects_other_names() -> None:
+    assert OracleProvider().describe()["cacheable"] is False
+    assert OracleProvider().model_id == "oracle:reference"
+    with pytest.raises(UserError, match="unknown oracle"):
+        OracleProvider("gold")
+
+
+async def test_scripted_from_a_json_object(tmp_path: Path) -> None:
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"t-1": "kind: ConfigMap", "t-2": "no yaml here"}))
+    model = ScriptedProvider(str(path))
+    assert (await model.complete([], CONFIG, task=make_task("t-1"))).text == "kind: ConfigMap"
+    assert (await model.complete([], CONFIG, task=make_task("t-2"))).text == "no yaml here"
+    assert (await model.complete([], CONFIG, task=make_task("t-3"))).text == ""  # missing
+    assert model.model_id == f"scripted:{path}"
+    assert model.describe()["answers"] == 2
+
+
+async def test_scripted_from_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "answers.jsonl"
+    lines = [{"task_id": "t-1", "answer": "a"}, {"task_id": "t-2", "answer": "b"}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    model = ScriptedProvider(str(path))
+    assert (await model.complete([], CONFIG, task=make_task("t-2"))).text == "b"
+
+
+def test_scripted_file_errors_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="does not exist"):
+        ScriptedProvider(str(tmp_path / "missing.json"))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task_id": "t-1", "answer": "a"}\n{"id": "t-2"}\n')
+    with pytest.raises(UserError, match="line 2"):
+        ScriptedProvider(str(bad))
+
+
+def test_scripted_describe_changes_with_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"t-1": "a"}))
+    before = ScriptedProvider(str(path)).describe()["sha256"]
+    path.write_text(json.dumps({"t-1": "b"}))
+    assert ScriptedProvider(str(path)).describe()["sha256"] != before
