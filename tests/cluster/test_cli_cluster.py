@@ -19,7 +19,10 @@ from kubebench.cluster.processes import pid_alive
 def kubebench(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "kubebench.cli.main", *args],
-        capture_output=True, text=True, env=env, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
 
 
@@ -58,7 +61,9 @@ def test_detached_lifecycle(cli_env: dict[str, str], tmp_path: Path) -> None:
         if kubectl:  # what a user would type; the product itself never needs kubectl
             got = subprocess.run(
                 [kubectl, "--kubeconfig", kubeconfig, "get", "ns", "-o", "name"],
-                capture_output=True, text=True, timeout=60,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             assert "namespace/default" in got.stdout, got.stderr
     finally:
@@ -82,9 +87,14 @@ def test_stale_state_file_is_reported_and_cleared(cli_env: dict[str, str], tmp_p
     (state_dir / "cluster.json").write_text(
         json.dumps(
             {
-                "supervisor_pid": dead.pid, "server": "https://127.0.0.1:1",
-                "kubeconfig": str(workdir / "kubeconfig"), "workdir": str(workdir),
-                "pids": {}, "version": "v1.37.2", "started_at": 0.0, "startup_seconds": 1.0,
+                "supervisor_pid": dead.pid,
+                "server": "https://127.0.0.1:1",
+                "kubeconfig": str(workdir / "kubeconfig"),
+                "workdir": str(workdir),
+                "pids": {},
+                "version": "v1.37.2",
+                "started_at": 0.0,
+                "startup_seconds": 1.0,
             }
         )
     )
@@ -129,7 +139,9 @@ def test_corrupt_binary_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> 
     (assets / "kube-apiserver").unlink()
     (assets / "kube-apiserver").write_bytes(b"#!garbage\x00\x01")
     (assets / "kube-apiserver").chmod(0o755)
-    line = _one_line_error(kubebench("cluster", "up", env={**cli_env, "KUBEBENCH_ASSETS": str(assets)}))
+    line = _one_line_error(
+        kubebench("cluster", "up", env={**cli_env, "KUBEBENCH_ASSETS": str(assets)})
+    )
     assert "kube-apiserver" in line and "not a Linux executable" in line
 
 

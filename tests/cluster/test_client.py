@@ -113,3 +113,17 @@ def test_bad_kubeconfigs_are_user_errors(tmp_path: Path) -> None:
     nocontext.write_text("apiVersion: v1\nkind: Config\n")
     with pytest.raises(UserError, match="current-context"):
         load_kubeconfig(nocontext)
+
+
+async def test_unknown_field_on_existing_object_is_a_verdict(kube: KubeClient) -> None:
+    """The update path (server-side apply) reports schema errors as HTTP 500; that is the
+    server rejecting the object, not an infrastructure failure."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": "default"},
+        "automountServiceAccountTokens": False,
+    }
+    resp = await kube.apply(doc, dry_run=True)
+    assert not resp.ok
+    assert "automountServiceAccountTokens" in resp.message

@@ -33,6 +33,7 @@ async def gather_limited(
 # Infrastructure errors are retried, as the runner does: e.g. the aggregation controller
 # can re-create an aggregated ClusterRole right after a cleanup deleted it.
 INFRA_RETRIES = 3
+INFRA_BACKOFF_S = 1.0
 infra_retries: list[str] = []
 
 
@@ -41,10 +42,12 @@ async def grade_many(kube: KubeClient, answers: list[tuple[Task, str]]) -> list[
 
     async def run(pair: tuple[Task, str]) -> Verdict:
         verdict = await grade_answer(pair[0], pair[1], kube)
-        for _ in range(INFRA_RETRIES):
+        for attempt in range(INFRA_RETRIES):
             if verdict.infrastructure_error is None:
                 break
             infra_retries.append(f"{pair[0].id}: {verdict.infrastructure_error}")
+            # Back off before retrying, as the runner does, so controllers can settle.
+            await asyncio.sleep(INFRA_BACKOFF_S * 2**attempt)
             verdict = await grade_answer(pair[0], pair[1], kube)
         return verdict
 

@@ -21,6 +21,9 @@ from kubebench import defaults
 from kubebench.cluster.kubeconfig import Connection
 from kubebench.errors import InfrastructureError
 
+# Server-side apply answers a field its schema lacks with HTTP 500 and this message: a
+# verdict on the object, not a failing server.
+_SSA_SCHEMA_ERROR = "failed to create typed patch object"
 _WARNING_RE = re.compile(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"')
 
 
@@ -188,9 +191,9 @@ class KubeClient:
             decoded = json.loads(raw) if raw else None
         except ValueError:
             decoded = {"kind": "Status", "message": raw[:500].decode(errors="replace")}
-        if status >= 500 and status != 504:
+        message = decoded.get("message", "") if isinstance(decoded, dict) else ""
+        if status >= 500 and status != 504 and not message.startswith(_SSA_SCHEMA_ERROR):
             # 5xx other than a webhook/etcd timeout means the server itself is unwell.
-            message = decoded.get("message", "") if isinstance(decoded, dict) else ""
             raise InfrastructureError(f"API server error {status}: {message}")
         return ApiResponse(status, decoded if isinstance(decoded, dict) else None, warnings)
 

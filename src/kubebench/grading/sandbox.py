@@ -30,6 +30,8 @@ from kubebench.grading.locks import HeldNames, NameLocks
 from kubebench.grading.scope import group_of, is_namespaced
 
 _NS_FINALIZER = "kubernetes"
+# Consecutive reads that must find a pending deletion done (see _wait_objects_gone).
+_ABSENT_CHECKS = 3
 
 
 @dataclass(frozen=True)
@@ -327,15 +329,25 @@ async def _delete(kube: KubeClient, oid: ObjectId) -> bool:
 
 
 async def _wait_objects_gone(kube: KubeClient, oids: list[ObjectId], deadline: float) -> list[str]:
-    """Poll objects (not namespaces) whose deletion is pending; the ones left over."""
-    pending = list(oids)
-    while pending:
+    """Poll objects (not namespaces) whose deletion is pending until each has been seen
+    absent a few times in a row; one that came back (an aggregated ClusterRole the
+    aggregation controller re-applied after its delete) is deleted again. Returns the
+    ones left over at the deadline."""
+    streak = dict.fromkeys(oids, 0)
+    while any(n < _ABSENT_CHECKS for n in streak.values()):
+        pending = [oid for oid, n in streak.items() if n < _ABSENT_CHECKS]
         found = await asyncio.gather(*(_get(kube, oid) for oid in pending))
-        pending = [oid for oid, obj in zip(pending, found, strict=True) if obj is not None]
-        if not pending or time.monotonic() > deadline:
+        for oid, obj in zip(pending, found, strict=True):
+            if obj is None:
+                streak[oid] += 1
+                continue
+            streak[oid] = 0
+            if not (obj.get("metadata") or {}).get("deletionTimestamp"):
+                await _delete(kube, oid)
+        if time.monotonic() > deadline:
             break
         await asyncio.sleep(defaults.POLL_INTERVAL_S)
-    return [oid.describe() for oid in pending]
+    return [oid.describe() for oid, n in streak.items() if n < _ABSENT_CHECKS]
 
 
 # Kinds that controllers create in every new namespace: the `default` ServiceAccount
@@ -423,7 +435,11 @@ async def issue_removal(
     async def remove(oid: ObjectId) -> bool:
         if oid.is_namespace and sweep is not None:
             return await _teardown_namespace(kube, oid.name, sweep)
-        return await _delete(kube, oid)
+        gone = await _delete(kube, oid)
+        # The aggregation controller may re-apply (and so re-create) an aggregated
+        # ClusterRole it was updating as it was deleted: watch it stay gone.
+        sent = targets.get(oid)
+        return gone and not (oid.kind == "ClusterRole" and sent and sent.get("aggregationRule"))
 
     gone = await asyncio.gather(*(remove(oid) for oid in to_delete))
     return [oid for oid, ok in zip(to_delete, gone, strict=True) if not ok]
