@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from kubebench.cli import options
 from kubebench.cli.console import err, out
 from kubebench.errors import InfrastructureError, UserError
 from kubebench.grading.verdict import Verdict
@@ -101,15 +102,9 @@ def grade(
         ..., "--answer", "-a", help="Answer file: YAML or a model's Markdown reply; - for stdin."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the Verdict as JSON."),
-    kubeconfig: Path = typer.Option(
-        None, "--kubeconfig", help="Grade on this external cluster instead of a local one."
-    ),
-    context: str = typer.Option(None, "--context", help="Context in --kubeconfig."),
-    allow_external_writes: bool = typer.Option(
-        False,
-        "--allow-external-writes",
-        help="Accept writing the answer's objects into a cluster KubeBench did not start.",
-    ),
+    kubeconfig: Path = options.KUBECONFIG,
+    context: str = options.CONTEXT,
+    allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
 ) -> None:
     """Grade an answer against one task on a real API server, as the runner does.
 

@@ -9,6 +9,7 @@ import typer
 from rich.progress import TextColumn
 
 from kubebench import defaults
+from kubebench.cli import options
 from kubebench.cli.bench import bench_app
 from kubebench.cli.console import err, out, progress_bar
 from kubebench.errors import UserError
@@ -102,15 +103,9 @@ def run(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Ask the model afresh instead of reusing cached answers."
     ),
-    kubeconfig: Path = typer.Option(
-        None, "--kubeconfig", help="Grade on this cluster instead of a local control plane."
-    ),
-    context: str = typer.Option(None, "--context", help="Context in --kubeconfig."),
-    allow_external_writes: bool = typer.Option(
-        False,
-        "--allow-external-writes",
-        help="Allow writing answers into a cluster kubebench did not start.",
-    ),
+    kubeconfig: Path = options.KUBECONFIG,
+    context: str = options.CONTEXT,
+    allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
 ) -> None:
     """Evaluate a model: generate answers, grade each on a real API server, print scores.
 
