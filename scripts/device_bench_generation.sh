@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Status: written for a GPU session; not yet executed on a device (this project's
+# first sessions were lent none). Check its output before trusting its figures.
 # `kubebench bench generation` on a GPU machine that has torch, transformers and peft but
 # no internet, no gguf and maybe no pydantic: everything else travels as ignored files.
 #
