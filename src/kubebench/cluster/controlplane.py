@@ -11,6 +11,7 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -268,8 +269,7 @@ class ControlPlane:
                 url = f"https://{defaults.BIND_ADDRESS}:{kcm_port}/healthz"
                 self._poll(deadline, "kube-controller-manager /healthz", lambda: _ok(kcm, url))
 
-    def _poll(self, deadline: float, what: str, check: object) -> None:
-        assert callable(check)
+    def _poll(self, deadline: float, what: str, check: Callable[[], bool]) -> None:
         while True:
             for proc in self.processes:
                 proc.raise_if_exited()
@@ -290,4 +290,4 @@ def _ok(client: httpx.Client, url: str) -> bool:
         return False
 
 
-__all__ = ["ControlPlane", "KubeBenchError", "ensure_port_free", "free_port"]
+__all__ = ["ControlPlane", "ensure_port_free", "free_port"]
