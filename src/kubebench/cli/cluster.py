@@ -32,8 +32,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(cluster_app, name="cluster")
 
 
-def _raise_sigterm_as_exit() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(143)))
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # SystemExit unwinds the `with ControlPlane()` block, so the children are stopped.
+    raise SystemExit(128 + signum)
 
 
 @cluster_app.command()
@@ -90,7 +91,7 @@ def up(
     if detach:
         _up_detached(port)
         return
-    _raise_sigterm_as_exit()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ControlPlane(port=port) as plane:
         out.print(
             f"[green]ready[/] in {plane.startup_seconds:.1f}s: {plane.server} "
@@ -99,10 +100,7 @@ def up(
         typer.echo(f"export KUBECONFIG={plane.kubeconfig_path}")
         out.print("press Ctrl-C to stop")
         try:
-            while True:
-                for proc in plane.processes:
-                    proc.raise_if_exited()
-                time.sleep(1.0)
+            plane.supervise()
         except KeyboardInterrupt:
             err.print("stopping")
 

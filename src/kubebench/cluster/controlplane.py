@@ -126,6 +126,13 @@ class ControlPlane:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
 
+    def supervise(self, interval_s: float = 1.0) -> None:
+        """Block while every child runs; raise as soon as one of them has exited."""
+        while True:
+            for proc in self.processes:
+                proc.raise_if_exited()
+            time.sleep(interval_s)
+
     def _stop_keeping_logs(self, exc: KubeBenchError) -> None:
         """Stop, but first move the logs somewhere that outlives the temporary folder,
         and point the error's hint there."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from kubebench.cluster.controlplane import ControlPlane
@@ -29,16 +30,8 @@ def running_connection() -> Connection | None:
     state = read_state()
     if state is None or not state.alive():
         return None
-    conn = load_kubeconfig(Path(state.kubeconfig))
-    return Connection(
-        server=conn.server,
-        ca_file=conn.ca_file,
-        cert_file=conn.cert_file,
-        key_file=conn.key_file,
-        managed=True,
-        context=conn.context,
-        kubeconfig=conn.kubeconfig,
-    )
+    # Its kubeconfig names certificate files, so no temporary files need cleaning up.
+    return replace(load_kubeconfig(Path(state.kubeconfig)), managed=True)
 
 
 @contextmanager

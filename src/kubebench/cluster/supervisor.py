@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                 startup_seconds=plane.startup_seconds or 0.0,
             )
         )
-        while True:
-            for proc in plane.processes:
-                proc.raise_if_exited()
-            time.sleep(1.0)
+        plane.supervise()
     except KubeBenchError as exc:
         error_path().parent.mkdir(parents=True, exist_ok=True)
         error_path().write_text(exc.one_line())
