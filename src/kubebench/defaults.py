@@ -69,7 +69,8 @@ FIELD_MANAGER = "kubebench"
 
 # -- Runner, run store and reports (runner/, report/) -----------------------------------
 RUNS_DIR = "runs"  # where `kubebench run` writes runs/<run-id>/ (relative to the cwd)
-GENERATION_CONCURRENCY = 8  # concurrent complete() calls; providers bound their own too
+GENERATION_CONCURRENCY = 32  # concurrent complete() calls: fills one local batch
+# (HF_MAX_BATCH_SIZE); remote providers bound their own (openai: OPENAI_CONCURRENCY)
 GRADING_CONCURRENCY = 16  # concurrent grade_answer() calls against the API server
 INFRA_RETRIES = 3  # further tries after an infrastructure error, per stage
 INFRA_BACKOFF_S = 0.5  # first retry delay; doubles each time
@@ -133,10 +134,10 @@ OPENAI_BACKOFF_S = 1.0  # first retry delay, doubled each time, with jitter
 OPENAI_BACKOFF_MAX_S = 30.0
 OPENAI_RETRY_AFTER_MAX_S = 120.0  # a longer Retry-After is an infrastructure error at once
 # Local generation (hf and embedded providers).
-HF_MAX_BATCH_SIZE = 16  # prompts generated together
+HF_MAX_BATCH_SIZE = 32  # prompts generated together (16 → 32: 3.7× → 4.5× on 2 cores)
 HF_BATCH_WINDOW_S = 0.005  # how long the first request waits for others to join its batch
 BENCH_GENERATION_PROMPTS = 32
-BENCH_GENERATION_BATCH_SIZE = 16
+BENCH_GENERATION_BATCH_SIZE = HF_MAX_BATCH_SIZE
 BENCH_GENERATION_MAX_TOKENS = 128  # about one short manifest
 
 # -- Tasks (tasks/): the shipped splits and the expectation checker --------------------

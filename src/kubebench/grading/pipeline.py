@@ -143,7 +143,9 @@ class _Attempt:
         while True:
             try:
                 resp = await self.kube.apply(dict(obj), dry_run=dry_run)
-            except InfrastructureError:
+            except (InfrastructureError, asyncio.CancelledError):
+                # The server may have written the object even though no answer came back
+                # (a cancelled attempt, too): cleanup must then look for it by name.
                 if not dry_run:
                     self.sandbox.uncertain = True
                 raise

@@ -2,8 +2,9 @@
 
 Concurrent `complete()` calls are gathered for a few milliseconds into one batch (up to
 `max_batch_size`, requests with the same generation config only), sorted by prompt
-length, left-padded and generated together in a worker thread, so that the event loop
-keeps serving while the CPU or GPU works. One batch runs at a time per model.
+length and generated together (`generate_batch`) on the model's own generation thread,
+so that the event loop keeps serving while the CPU or GPU works. One batch runs at a
+time per model.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def render_chat(loaded: LoadedModel, messages: list[ChatMessage]) -> list[int]:
     return list(tokenizer("\n\n".join([*turns, "Assistant:"]))["input_ids"])
 
 
-def _eos_ids(loaded: LoadedModel) -> set[int]:
+def eos_ids(loaded: LoadedModel) -> set[int]:
+    """Every token id that ends an answer (the model's and the tokenizer's)."""
     ids: set[int] = set()
     for source in (loaded.model.generation_config.eos_token_id, loaded.tokenizer.eos_token_id):
         if isinstance(source, int):
@@ -47,9 +49,57 @@ def _eos_ids(loaded: LoadedModel) -> set[int]:
     return ids
 
 
-def _cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
-    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    return (text[: min(cuts)], True) if cuts else (text, False)
+def stop_window(stop: tuple[str, ...]) -> int:
+    """How many trailing tokens to decode to see any stop string (0: no stop strings)."""
+    lengths = [len(s) for s in stop if s]
+    return max(lengths) + 8 if lengths else 0  # every token decodes to at least one character
+
+
+def answer_completion(
+    loaded: LoadedModel,
+    tokens: list[int],
+    prompt: list[int],
+    config: GenerationConfig,
+    eos: set[int],
+    elapsed_s: float,
+    batch_size: int,
+) -> Completion:
+    """The `Completion` of one generated row: text up to a stop string, counts, reason."""
+    text = loaded.tokenizer.decode(tokens, skip_special_tokens=True)
+    cuts = [i for i in (text.find(s) for s in config.stop if s) if i >= 0]
+    stopped = bool(cuts) or bool(tokens and tokens[-1] in eos)
+    return Completion(
+        text=text[: min(cuts)] if cuts else text,
+        prompt_tokens=len(prompt),
+        completion_tokens=len(tokens),
+        latency_s=elapsed_s,
+        finish_reason="stop" if stopped or len(tokens) < config.max_tokens else "length",
+        raw={"batch_size": batch_size},
+    )
+
+
+def generate_batch(
+    loaded: LoadedModel, prompts: list[list[int]], config: GenerationConfig
+) -> list[Completion]:
+    """Generate one answer per prompt (token ids), all in one batch.
+
+    Greedy when `config.temperature == 0`; otherwise sampling with top-p, seeded by
+    `config.seed` when given (the same seed and batch give the same answers). Models
+    with a plain full-attention cache (Llama, Qwen, SmolLM, Phi, ...) go through
+    `decoding.decode_batch`; others (sliding windows, linear attention) through
+    transformers' `generate()` on a left-padded batch. CPU-bound: async code runs it on
+    `loaded.worker`, the one thread that generates for this model.
+    """
+    import torch
+
+    from kubebench.models import decoding, kv_cache
+
+    with loaded.lock, torch.inference_mode():
+        if loaded.growing_cache is None:
+            loaded.growing_cache = kv_cache.supports_growing_cache(loaded.model)
+        if loaded.growing_cache:
+            return decoding.decode_batch(loaded, prompts, config)
+        return _generate_padded(loaded, prompts, config)
 
 
 def _stop_criteria(tokenizer: Any, stop: tuple[str, ...], prompt_width: int) -> Any:
@@ -61,7 +111,7 @@ def _stop_criteria(tokenizer: Any, stop: tuple[str, ...], prompt_width: int) -> 
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    window = max(len(s) for s in stop) + 8  # every token decodes to at least one character
+    window = stop_window(stop)
 
     class StopOnStrings(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -73,21 +123,16 @@ def _stop_criteria(tokenizer: Any, stop: tuple[str, ...], prompt_width: int) -> 
     return StoppingCriteriaList([StopOnStrings()])
 
 
-def generate_batch(
+def _generate_padded(
     loaded: LoadedModel, prompts: list[list[int]], config: GenerationConfig
 ) -> list[Completion]:
-    """Generate one answer per prompt (token ids) in a single left-padded batch.
-
-    Greedy when `config.temperature == 0`; otherwise sampling with top-p, seeded by
-    `config.seed` when given (the same seed and batch give the same answers).
-    CPU-bound: call it from a worker thread in async code.
-    """
+    """transformers' `generate()` on one left-padded batch (any causal LM)."""
     import torch
     from transformers import GenerationConfig as HFGenerationConfig
 
     tokenizer = loaded.tokenizer
     pad_id = tokenizer.pad_token_id
-    eos = _eos_ids(loaded)
+    eos = eos_ids(loaded)
     width = max(len(p) for p in prompts)
     input_ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts])
     attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
@@ -103,15 +148,14 @@ def generate_batch(
         options.update(temperature=config.temperature, top_p=config.top_p, top_k=0)
     criteria = _stop_criteria(tokenizer, config.stop, width) if config.stop else None
     started = time.monotonic()
-    with loaded.lock, torch.inference_mode():
-        if sampling and config.seed is not None:
-            torch.manual_seed(config.seed)
-        output = loaded.model.generate(
-            input_ids=input_ids.to(loaded.model.device),
-            attention_mask=attention.to(loaded.model.device),
-            generation_config=HFGenerationConfig(**options),
-            stopping_criteria=criteria,
-        )
+    if sampling and config.seed is not None:
+        torch.manual_seed(config.seed)
+    output = loaded.model.generate(
+        input_ids=input_ids.to(loaded.model.device),
+        attention_mask=attention.to(loaded.model.device),
+        generation_config=HFGenerationConfig(**options),
+        stopping_criteria=criteria,
+    )
     elapsed = time.monotonic() - started
     completions = []
     for row, prompt in zip(output[:, width:].tolist(), prompts, strict=True):
@@ -119,19 +163,8 @@ def generate_batch(
         tokens = row[: ended + 1] if ended is not None else row
         while ended is None and tokens and tokens[-1] == pad_id:
             tokens = tokens[:-1]  # a row stopped by a stop string is padded after it
-        text, stopped = _cut_at_stop(
-            tokenizer.decode(tokens, skip_special_tokens=True), config.stop
-        )
-        hit_length = ended is None and not stopped and len(tokens) >= config.max_tokens
         completions.append(
-            Completion(
-                text=text,
-                prompt_tokens=len(prompt),
-                completion_tokens=len(tokens),
-                latency_s=elapsed,
-                finish_reason="length" if hit_length else "stop",
-                raw={"batch_size": len(prompts)},
-            )
+            answer_completion(loaded, tokens, prompt, config, eos, elapsed, len(prompts))
         )
     return completions
 
@@ -210,8 +243,12 @@ class BatchingGenerator:
                 continue
             self.batch_sizes.append(len(live))
             try:
-                results = await asyncio.to_thread(
-                    generate_batch, self.loaded, [r.prompt for r in live], live[0].config
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self.loaded.worker,
+                    generate_batch,
+                    self.loaded,
+                    [r.prompt for r in live],
+                    live[0].config,
                 )
             except Exception as exc:
                 failure = InfrastructureError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,15 @@ class LoadedModel:
     identity: dict[str, object]
     # generate() calls on one model never overlap, whichever provider asks.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # ...and run on one long-lived thread: torch's OpenMP pool belongs to the calling
+    # thread, and hopping between asyncio's executor threads halved CPU decoding speed.
+    worker: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="kubebench-generate")
+    )
+    # Set by local_generation on first use: whether decoding.decode_batch can run this
+    # model, and the kv_cache.PromptPrefix it reuses (both guarded by `lock`).
+    growing_cache: bool | None = None
+    prompt_prefix: Any = None
 
 
 _cache: dict[LocalModelSpec, LoadedModel] = {}
@@ -126,7 +136,7 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
         )
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
-    kwargs: dict[str, Any] = {"local_files_only": True, _dtype_argument(): getattr(torch, dtype)}
+    kwargs: dict[str, Any] = {"local_files_only": True, "dtype": getattr(torch, dtype)}
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file
     if spec.load_in_4bit:
@@ -181,14 +191,6 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
         load_s=time.monotonic() - started,
         identity=identity,
     )
-
-
-def _dtype_argument() -> str:
-    """`dtype` since transformers 4.56; older releases only know `torch_dtype`."""
-    import transformers
-
-    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
-    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
 def _has_tokenizer(folder: Path) -> bool:
