@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Status: written for a GPU session; not yet executed on a device (this project's
-# first sessions were lent none). Check its output before trusting its figures.
+# first sessions were lent none). Check its output before trusting its figures. The
+# decoding loop needs the image's transformers to be 5.0 or newer; older ones fall back to
+# generate() on padded batches (the output prints the version).
 # `kubebench bench generation` on a GPU machine that has torch, transformers and peft but
 # no internet, no gguf and maybe no pydantic: everything else travels as ignored files.
 #

@@ -80,8 +80,8 @@ class GrowingLayer(DynamicLayer):
     def keep_rows(self, rows: torch.Tensor) -> None:
         """Drop every batch row not in `rows` (finished answers stop costing compute)."""
         assert self._k is not None and self._v is not None
-        self._adopt(self.keys.index_select(0, rows), self.values.index_select(0, rows), self.length)
-        self.reserve(self.length + 1)
+        # One copy of the whole buffer keeps its spare room for the tokens still to come.
+        self._adopt(self._k.index_select(0, rows), self._v.index_select(0, rows), self.length)
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         self.keep_rows(indices)

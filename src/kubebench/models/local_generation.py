@@ -92,14 +92,22 @@ def generate_batch(
     """
     import torch
 
-    from kubebench.models import decoding, kv_cache
-
     with loaded.lock, torch.inference_mode():
         if loaded.growing_cache is None:
-            loaded.growing_cache = kv_cache.supports_growing_cache(loaded.model)
+            loaded.growing_cache = _supports_growing_cache(loaded.model)
         if loaded.growing_cache:
+            from kubebench.models import decoding
+
             return decoding.decode_batch(loaded, prompts, config)
         return _generate_padded(loaded, prompts, config)
+
+
+def _supports_growing_cache(model: Any) -> bool:
+    try:
+        from kubebench.models import kv_cache
+    except ImportError:  # a transformers older than 5.0 (the hf extra asks for 5.0+)
+        return False
+    return kv_cache.supports_growing_cache(model)
 
 
 def _stop_criteria(tokenizer: Any, stop: tuple[str, ...], prompt_width: int) -> Any:
