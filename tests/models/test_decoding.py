@@ -41,7 +41,7 @@ def reference_answers(loaded, prompts: list[list[int]], max_tokens: int) -> list
 
 
 def fresh(folder: Path):
-    # A spec of its own per test (dtype spelled out), so no prompt prefix is carried over.
+    # The loaded model is shared within the process: start without another test's prefix.
     loaded = load_local_model(LocalModelSpec(source=str(folder), device="cpu"))
     loaded.prompt_prefix = None
     return loaded
@@ -126,29 +126,10 @@ def test_top_p_keeps_only_the_head_of_the_distribution() -> None:
 
 
 def test_sliding_window_models_fall_back_to_generate(tmp_path: Path) -> None:
-    from transformers import MistralConfig, MistralForCausalLM
-
     from kubebench.models.hf import HFProvider
 
-    llama_dir = build_tiny_model(tmp_path / "tokenizer-donor")
-    config = MistralConfig(
-        vocab_size=128,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        sliding_window=4,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=5,
-    )
-    torch.manual_seed(0)
-    MistralForCausalLM(config).save_pretrained(tmp_path / "mistral")
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        if (llama_dir / name).exists():
-            (tmp_path / "mistral" / name).write_bytes((llama_dir / name).read_bytes())
-    loaded = fresh(tmp_path / "mistral")
+    mistral = build_tiny_model(tmp_path / "mistral", sliding_window=4)
+    loaded = fresh(mistral)
     assert not supports_growing_cache(loaded.model)
 
     provider = HFProvider.from_loaded(loaded, max_batch_size=4, batch_window_s=0.2)

@@ -69,11 +69,18 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
-    """Save a 2-layer, 64-wide Llama with a word-level tokenizer and chat template."""
+def build_tiny_model(folder: Path, *, seed: int = 0, sliding_window: int | None = None) -> Path:
+    """Save a 2-layer, 64-wide Llama with a word-level tokenizer and chat template (a
+    Mistral with that attention window instead when `sliding_window` is given)."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        PreTrainedTokenizerFast,
+    )
 
     vocab = {token: i for i, token in enumerate([*SPECIALS, "user", "system", "assistant"])}
     for word in WORDS:
@@ -89,7 +96,13 @@ def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
         additional_special_tokens=["<|im_start|>"],
     )
     tokenizer.chat_template = CHAT_TEMPLATE
-    config = LlamaConfig(
+    config_class, model_class = (
+        (LlamaConfig, LlamaForCausalLM)
+        if sliding_window is None
+        else (MistralConfig, MistralForCausalLM)
+    )
+    extra = {} if sliding_window is None else {"sliding_window": sliding_window}
+    config = config_class(
         vocab_size=len(vocab),
         hidden_size=64,
         intermediate_size=128,
@@ -101,9 +114,10 @@ def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
         bos_token_id=vocab["<s>"],
         eos_token_id=vocab["<|im_end|>"],
         tie_word_embeddings=False,
+        **extra,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model = model_class(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

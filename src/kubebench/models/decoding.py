@@ -86,9 +86,7 @@ def decode_batch(
     started = time.monotonic()
 
     prefilled = [_prefill(loaded, prompt, keywords) for prompt in prompts]
-    cache, layers, width = batch_cache(
-        [kv for kv, _ in prefilled], min(config.max_tokens, ANSWER_RESERVE)
-    )
+    cache, width = batch_cache([kv for kv, _ in prefilled], min(config.max_tokens, ANSWER_RESERVE))
     mask = torch.zeros(len(prompts), width + config.max_tokens, dtype=torch.long, device=device)
     for row, prompt in enumerate(prompts):
         mask[row, width - len(prompt) : width] = 1
@@ -120,7 +118,7 @@ def decode_batch(
         if sum(request is None for request in rows) >= max(1, COMPACT_SHARE * len(rows)):
             kept = [row for row, request in enumerate(rows) if request is not None]
             index = torch.tensor(kept, device=device)
-            for layer in layers:
+            for layer in cache.layers:
                 layer.keep_rows(index)
             mask, positions, tokens = mask[index], positions[index], tokens[index]
             rows = [rows[row] for row in kept]

@@ -161,14 +161,14 @@ class PromptPrefix:
         self.tokens, self.kv = tuple(prompt), kv
 
 
-def batch_cache(rows: list[list[KV]], reserve: int) -> tuple[Cache, list[GrowingLayer], int]:
+def batch_cache(rows: list[list[KV]], reserve: int) -> tuple[Cache, int]:
     """One left-padded batch cache from one-row caches, room for `reserve` more tokens.
 
-    Returns the cache, its layers and the padded width; positions left of each row's
-    prompt are zero and must be masked out by the attention mask.
+    Returns the cache (of `GrowingLayer`s) and the padded width; positions left of each
+    row's prompt are zero and must be masked out by the attention mask.
     """
     width = max(kv[0][0].shape[-2] for kv in rows)
-    layers = []
+    layers: list[Any] = []
     for index in range(len(rows[0])):
         first_k, first_v = rows[0][index]
         k = first_k.new_empty((len(rows), first_k.shape[1], width + reserve, first_k.shape[-1]))
@@ -181,4 +181,4 @@ def batch_cache(rows: list[list[KV]], reserve: int) -> tuple[Cache, list[Growing
             k[row, :, pad:width] = row_k[0]
             v[row, :, pad:width] = row_v[0]
         layers.append(GrowingLayer(k, v, width))
-    return Cache(layers=list(layers)), layers, width
+    return Cache(layers=layers), width
