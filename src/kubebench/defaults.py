@@ -109,6 +109,9 @@ MAX_YAML_NODES = 100_000
 MAX_YAML_EXPANDED_BYTES = 4 * 1024 * 1024
 # Seconds the expectation checks may wait for the cluster to catch up (authorizer cache).
 EXPECTATION_DEADLINE_S = 3.0
+# Rules reviews asked in this namespace show only cluster-wide grants: it never exists
+# (no task namespace starts with "kubebench-"), so it holds no RoleBinding.
+CLUSTER_REVIEW_NAMESPACE = "kubebench-cluster-wide-review"
 # Seconds to wait for leftovers or an attempt's objects (namespaces included) to be gone.
 CLEANUP_TIMEOUT_S = 60.0
 # Seconds a write may be retried while the API server's namespace cache still shows a

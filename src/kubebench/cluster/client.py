@@ -12,10 +12,12 @@ import asyncio
 import json
 import re
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from kubebench import defaults
 from kubebench.cluster.kubeconfig import Connection
@@ -84,6 +86,16 @@ class AccessReviewResult:
     allowed: bool
     denied: bool
     reason: str
+    evaluation_error: str
+
+
+@dataclass(frozen=True)
+class RulesReviewResult:
+    """A SelfSubjectRulesReview's answer: the rules as the server lists them."""
+
+    resource_rules: list[dict[str, Any]]
+    non_resource_rules: list[dict[str, Any]]
+    incomplete: bool
     evaluation_error: str
 
 
@@ -166,15 +178,18 @@ class KubeClient:
         params: dict[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> ApiResponse:
         """Send one request; raise InfrastructureError only when the server is unreachable
         or failing. aiohttp rather than httpx: about twice as fast per request and five
         times the concurrent throughput on this workload (`kubebench bench cluster`)."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": content_type} if data is not None else None
+        sent: CIMultiDict[str] = CIMultiDict(headers or {})
+        if data is not None:
+            sent["Content-Type"] = content_type
         try:
             async with self._http().request(
-                method, path, params=params, data=data, headers=headers
+                method, path, params=params, data=data, headers=sent or None
             ) as resp:
                 status, raw = resp.status, await resp.read()
                 warnings = _parse_warnings(resp.headers.getall("Warning", []))
@@ -398,6 +413,42 @@ class KubeClient:
             allowed=bool(status.get("allowed")),
             denied=bool(status.get("denied")),
             reason=str(status.get("reason", "")),
+            evaluation_error=str(status.get("evaluationError", "")),
+        )
+
+    async def rules_review(
+        self, *, user: str, groups: list[str], namespace: str
+    ) -> RulesReviewResult:
+        """What `user` in `groups` may do in `namespace`, as the API server's own
+        SelfSubjectRulesReview reports it, asked while impersonating that identity.
+
+        The rules come from RoleBindings in `namespace` and from every ClusterRoleBinding
+        (so a namespace that holds no RoleBindings shows the cluster-wide grants). The
+        groups are sent exactly as given, as for `access_review`.
+        """
+        impersonate = {"Impersonate-User": user}
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": namespace},
+        }
+        # One Impersonate-Group header per group: a multidict keeps them apart.
+        headers = CIMultiDict(impersonate)
+        for grp in groups:
+            headers.add("Impersonate-Group", grp)
+        resp = await self.request(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            body=body,
+            headers=headers,
+        )
+        if not resp.ok:
+            raise InfrastructureError(f"SelfSubjectRulesReview failed: {resp.message}")
+        status = (resp.body or {}).get("status", {})
+        return RulesReviewResult(
+            resource_rules=list(status.get("resourceRules") or []),
+            non_resource_rules=list(status.get("nonResourceRules") or []),
+            incomplete=bool(status.get("incomplete")),
             evaluation_error=str(status.get("evaluationError", "")),
         )
 

@@ -18,22 +18,32 @@ import binascii
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
+from kubebench.grading.permissions import (
+    RulesReviews,
+    permissions_result,
+    subject_identity,
+    subject_text,
+    subjects_result,
+)
 from kubebench.grading.verdict import ExpectationResult
 from kubebench.tasks.schema import (
     AccessCheck,
     AccessExpectation,
     FieldMatcher,
     ObjectExpectation,
-    Subject,
+    PermissionsExpectation,
+    SubjectsExpectation,
     Task,
 )
+
+__all__ = ["evaluate_expectations", "evaluate_matcher", "subject_identity"]
 
 _MISSING = object()
 _PATH_SPLIT = re.compile(r"(?<!\\)\.")
@@ -240,20 +250,7 @@ def evaluate_matcher(obj: dict[str, Any], matcher: FieldMatcher) -> tuple[bool, 
     return False, f"unknown matcher op {op!r}", shown
 
 
-# -- subjects ---------------------------------------------------------------------------
-
-
-def subject_identity(subject: Subject) -> tuple[str, list[str]]:
-    """The user and groups the API server would authorize a request from `subject` as."""
-    if subject.kind == "ServiceAccount":
-        ns = subject.namespace or "default"
-        user = f"system:serviceaccount:{ns}:{subject.name}"
-        groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
-        return user, [*groups, "system:authenticated"]
-    if subject.kind == "Group":
-        # A review needs some user; this one is bound to nothing.
-        return "kubebench:probe:group-member", [subject.name, "system:authenticated"]
-    return subject.name, ["system:authenticated"]
+# -- access checks ----------------------------------------------------------------------
 
 
 def describe_check(check: AccessCheck) -> str:
@@ -267,12 +264,6 @@ def describe_check(check: AccessCheck) -> str:
     if check.name:
         text += f" {check.name!r}"
     return text + (f" in namespace {check.namespace}" if check.namespace else " cluster-wide")
-
-
-def _subject_text(subject: Subject) -> str:
-    if subject.kind == "ServiceAccount":
-        return f"ServiceAccount {subject.namespace}/{subject.name}"
-    return f"{subject.kind} {subject.name}"
 
 
 # -- polling ----------------------------------------------------------------------------
@@ -388,7 +379,7 @@ async def _access_result(
     return ExpectationResult(
         index=index,
         kind="access",
-        description=f"{_subject_text(exp.subject)} {verb} {describe_check(check)}",
+        description=f"{subject_text(exp.subject)} {verb} {describe_check(check)}",
         passed=outcome.passed,
         reason=outcome.reason,
         observed=outcome.observed,
@@ -396,30 +387,46 @@ async def _access_result(
 
 
 async def evaluate_expectations(
-    task: Task, kube: KubeClient, *, deadline_s: float = 3.0
+    task: Task,
+    kube: KubeClient,
+    *,
+    deadline_s: float = 3.0,
+    answer: Sequence[Mapping[str, Any]] = (),
 ) -> list[ExpectationResult]:
     """Evaluate every expectation of `task` on the live cluster, concurrently.
 
-    Checks that fail are re-read until `deadline_s` only where the cluster may still be
-    catching up (authorizer cache for allowed reviews, aggregated ClusterRole rules);
-    everything else costs one request. Denied reviews run only after the object checks
-    and allowed reviews are done: an authorizer cache that has not yet seen a too-broad
-    rule would otherwise answer "denied" and pass a wrong answer. Results keep the
-    task's expectation order.
+    `answer` is the answer's applied objects (Lists expanded): subjects expectations
+    read the subjects its bindings name. Checks that fail are re-read until
+    `deadline_s` only where the cluster may still be catching up (authorizer cache for
+    grants, aggregated ClusterRole rules); everything else costs one request. Denied
+    reviews and the subjects check run only after the object checks and the grants
+    are seen: an authorizer cache that has not yet seen a too-broad rule would otherwise
+    answer "denied" and pass a wrong answer. Results keep the task's expectation order.
     """
     deadline = time.monotonic() + deadline_s
+    reviews = RulesReviews(kube)
     first: list[Awaitable[list[ExpectationResult]]] = []
     later: list[Awaitable[list[ExpectationResult]]] = []
     for index, exp in enumerate(task.expectations):
         if isinstance(exp, ObjectExpectation):
             first.append(_object_results(index, exp, kube, deadline))
             later.append(_nothing())
-            continue
-        first.append(_access_results(index, exp, exp.allowed, True, kube, deadline))
-        later.append(_access_results(index, exp, exp.denied, False, kube, deadline))
+        elif isinstance(exp, PermissionsExpectation):
+            first.append(_one(permissions_result(index, exp, task, reviews, deadline)))
+            later.append(_nothing())
+        elif isinstance(exp, SubjectsExpectation):
+            first.append(_nothing())
+            later.append(_one(subjects_result(index, exp, answer, reviews)))
+        else:
+            first.append(_access_results(index, exp, exp.allowed, True, kube, deadline))
+            later.append(_access_results(index, exp, exp.denied, False, kube, deadline))
     done = await asyncio.gather(*first)
     after = await asyncio.gather(*later)
     return [r for before, then in zip(done, after, strict=True) for r in (*before, *then)]
+
+
+async def _one(result: Awaitable[ExpectationResult]) -> list[ExpectationResult]:
+    return [await result]
 
 
 async def _access_results(

@@ -257,7 +257,10 @@ class _Attempt:
             return Stage.apply, reason, True, []
         self.stage = Stage.expectations
         expectations = await evaluate_expectations(
-            self.task, self.kube, deadline_s=defaults.EXPECTATION_DEADLINE_S
+            self.task,
+            self.kube,
+            deadline_s=defaults.EXPECTATION_DEADLINE_S,
+            answer=[d.obj for d in self.documents],
         )
         clock.lap("expectations")
         failed = [r for r in expectations if not r.passed]

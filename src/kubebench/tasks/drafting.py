@@ -18,11 +18,19 @@ from kubebench.tasks.schema import (
     AccessCheck,
     AccessExpectation,
     FieldMatcher,
+    GrantScope,
     Kind,
     ObjectExpectation,
     ObjectRef,
+    PermissionsExpectation,
+    PolicyRule,
     Subject,
+    SubjectsExpectation,
     Tier,
+)
+
+AnyExpectation = (
+    ObjectExpectation | AccessExpectation | PermissionsExpectation | SubjectsExpectation
 )
 
 RBAC = "rbac.authorization.k8s.io"
@@ -37,7 +45,7 @@ class Draft:
 
     prompt: str
     objects: list[dict[str, Any]]
-    expectations: list[ObjectExpectation | AccessExpectation]
+    expectations: list[AnyExpectation]
     allowed_kinds: list[str]
     namespaces: list[str] = field(default_factory=list)
     setup: list[dict[str, Any]] = field(default_factory=list)
@@ -341,6 +349,36 @@ def expect_access(
     return AccessExpectation(
         subject=subject, allowed=allowed, denied=denied, description=description
     )
+
+
+def policy_rule(rule: dict[str, Any]) -> PolicyRule:
+    """A rule as a Role spells it (camelCase keys) as a task's PolicyRule."""
+    return PolicyRule(
+        verbs=list(rule["verbs"]),
+        api_groups=list(rule.get("apiGroups") or []),
+        resources=list(rule.get("resources") or []),
+        resource_names=list(rule.get("resourceNames") or []),
+        non_resource_urls=list(rule.get("nonResourceURLs") or []),
+    )
+
+
+def expect_permissions(
+    subject: Subject, grants: dict[str, list[dict[str, Any]]], description: str = ""
+) -> PermissionsExpectation:
+    """`subject` is granted exactly `grants`: rules per namespace, "" for cluster-wide."""
+    return PermissionsExpectation(
+        subject=subject,
+        scopes=[
+            GrantScope(namespace=ns, rules=[policy_rule(r) for r in rules])
+            for ns, rules in grants.items()
+        ],
+        description=description,
+    )
+
+
+def expect_subjects(allowed: list[Subject], description: str = "") -> SubjectsExpectation:
+    """No subject of the answer's bindings other than `allowed` gains any access."""
+    return SubjectsExpectation(allowed=list(allowed), description=description)
 
 
 def user(name: str) -> Subject:

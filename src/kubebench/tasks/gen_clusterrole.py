@@ -18,15 +18,15 @@ from kubebench.tasks.drafting import (
     compose,
     expect_access,
     expect_object,
+    expect_permissions,
     join_words,
     m,
     probe_binding,
     singular,
     user,
 )
-from kubebench.tasks.gen_role import denied_for
 from kubebench.tasks.rbac_profiles import READ, Grant, Profile, cluster_profiles
-from kubebench.tasks.schema import AccessCheck, Tier
+from kubebench.tasks.schema import Tier
 
 CLUSTER_GRANTS = (
     Grant(READ, "nodes"),
@@ -68,10 +68,6 @@ def _name(draw: Draw, stem: str) -> str:
     )
 
 
-def _cluster_denied(grants: list[Grant]) -> list[AccessCheck]:
-    return denied_for([g for g in grants if not g.urls], "")
-
-
 def basic_single_rule(draw: Draw) -> Draft:
     g = draw.pick(CLUSTER_GRANTS)
     name = _name(draw, f"{singular(g.resource)}-{draw.pick(('reader', 'viewer', 'access'))}")
@@ -79,18 +75,15 @@ def basic_single_rule(draw: Draw) -> Draft:
     probe = user(draw.probe_user())
     detail = draw.pick(
         (
-            f"it grants only {g.text()} across the cluster",
+            f"grant only {g.text()} across the cluster",
             f"allow {g.text()} (all namespaces where relevant) and nothing more",
         )
     )
     what = draw.pick((f"a ClusterRole named {code(name)}", f"ClusterRole {code(name)}"))
     exps = [
         expect_object(cr),
-        expect_access(
-            probe,
-            g.checks(""),
-            _cluster_denied([g]),
-            "the ClusterRole's rules grant what was asked",
+        expect_permissions(
+            probe, {"": [g.rule()]}, "the ClusterRole's rules grant exactly what was asked"
         ),
     ]
     return Draft(
@@ -125,11 +118,10 @@ def intermediate_multi_rule(draw: Draw) -> Draft:
     notes = [draw.pick(("Nothing more than that.", "No other permissions.", ""))]
     exps = [
         expect_object(cr, *([m("metadata.labels", "contains", labels)] if with_labels else [])),
-        expect_access(
+        expect_permissions(
             probe,
-            [c for g in grants for c in g.checks("")],
-            _cluster_denied(grants) if notes[0] else [],
-            "the ClusterRole's rules grant what was asked",
+            {"": [g.rule() for g in grants]},
+            "the ClusterRole's rules grant exactly what was asked",
         ),
     ]
     tags = ["non-resource-url"] if any(g.urls for g in grants) else []
@@ -189,13 +181,14 @@ def advanced_aggregated(draw: Draw) -> Draft:
     exps = [
         expect_object(parent_obj, m("aggregationRule.clusterRoleSelectors", "exists")),
         *[expect_object(o, m("metadata.labels", "contains", selector)) for o in child_objs],
-        expect_access(
-            probe,
-            profile.allowed_checks(""),
-            profile.denied_checks(""),
-            f"the aggregated role lets holders {profile.purpose}",
+        expect_permissions(
+            probe, {"": profile.rules()}, f"the aggregated role lets holders {profile.purpose}"
         ),
     ]
+    if profile.forbidden:
+        exps.append(
+            expect_access(probe, [], profile.denied_checks(""), "what the prompt rules out")
+        )
     context = draw.pick(
         (
             f"The {team} team wants one role other teams can extend by labels.",
@@ -231,7 +224,7 @@ def advanced_least_privilege(draw: Draw) -> Draft:
     )
     cr = cluster_role_obj(name, profile.rules())
     probe = user(draw.probe_user())
-    details = [f"it has to let its holders {profile.purpose}: {profile.grant_text()}"]
+    details = [f"let its holders {profile.purpose}: {profile.grant_text()}"]
     notes = []
     if profile.forbidden:
         notes.append(
@@ -245,13 +238,12 @@ def advanced_least_privilege(draw: Draw) -> Draft:
     notes.append(draw.pick(("No wildcards.", "Keep it least-privilege.", "")))
     exps = [
         expect_object(cr),
-        expect_access(
-            probe,
-            profile.allowed_checks(""),
-            profile.denied_checks(""),
-            f"least privilege for {profile.purpose}",
-        ),
+        expect_permissions(probe, {"": profile.rules()}, f"least privilege for {profile.purpose}"),
     ]
+    if profile.forbidden:
+        exps.append(
+            expect_access(probe, [], profile.denied_checks(""), "what the prompt rules out")
+        )
     context = draw.pick(
         ("Replacing an over-broad role from an old Helm chart.", f"Needed by {draw.bot()}.", "")
     )

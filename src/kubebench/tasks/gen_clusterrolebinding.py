@@ -14,6 +14,8 @@ from kubebench.tasks.drafting import (
     compose,
     expect_access,
     expect_object,
+    expect_permissions,
+    expect_subjects,
     group,
     join_words,
     m,
@@ -56,7 +58,11 @@ def basic_builtin(draw: Draw) -> Draft:
         what = f"cluster-wide {code(role)} access"
         details.append(f"name the binding {code(name)}")
     checks = _builtin_checks(role, "")
-    exps = [*_exps(crb, role), expect_access(subject, checks, [], "granted in all namespaces")]
+    exps = [
+        *_exps(crb, role),
+        expect_access(subject, checks, [], "granted in all namespaces"),
+        expect_subjects([subject]),
+    ]
     return Draft(
         compose(draw, what, details), [crb], exps, ["ClusterRoleBinding"], [], tags=["builtin-role"]
     )
@@ -70,7 +76,11 @@ def basic_existing_role(draw: Draw) -> Draft:
     name = _crb_name(draw, f"{role}-{draw.pick(('grant', 'members'))}")
     crb = binding_obj("ClusterRoleBinding", name, None, "ClusterRole", role, [subject])
     details = [f"bind the existing ClusterRole {code(role)} to {_subject_text(subject)}"]
-    exps = [*_exps(crb, role), expect_access(subject, g.checks(""), [])]
+    exps = [
+        *_exps(crb, role),
+        expect_permissions(subject, {"": [g.rule()]}),
+        expect_subjects([subject]),
+    ]
     return Draft(
         compose(draw, f"a ClusterRoleBinding named {code(name)}", details),
         [crb],
@@ -105,7 +115,11 @@ def intermediate_many_subjects(draw: Draw) -> Draft:
         f"point its roleRef at the existing ClusterRole {code(role)}",
         f"bind these subjects: {join_words(texts)}",
     ]
-    exps = [*_exps(crb, role), *[expect_access(s, g.checks(""), []) for s in subjects]]
+    exps = [
+        *_exps(crb, role),
+        *[expect_permissions(s, {"": [g.rule()]}) for s in subjects],
+        expect_subjects(subjects),
+    ]
     return Draft(
         compose(draw, f"a ClusterRoleBinding {code(name)}", details, keep_order=True),
         [crb],
@@ -138,6 +152,7 @@ def intermediate_builtin_pair(draw: Draw) -> Draft:
         *_exps(edit, "edit"),
         expect_access(auditors, _builtin_checks("view", ""), _builtin_checks("edit", "")),
         expect_access(admins, _builtin_checks("edit", ""), []),
+        expect_subjects([auditors, admins]),
     ]
     return Draft(
         compose(draw, "two ClusterRoleBindings", details, notes=notes),
@@ -173,14 +188,16 @@ def advanced_service_account(draw: Draw) -> Draft:
         expect_object(sa),
         expect_object(cr),
         *_exps(crb, role),
-        expect_access(
-            subject,
-            profile.allowed_checks(""),
-            profile.denied_checks(""),
-            f"least privilege for {profile.purpose}",
+        expect_permissions(
+            subject, {"": profile.rules()}, f"least privilege for {profile.purpose}"
         ),
+        expect_subjects([subject]),
     ]
-    context = draw.pick((f"Our {bot} job needs to {profile.purpose} across the cluster.", ""))
+    if profile.forbidden:
+        exps.append(
+            expect_access(subject, [], profile.denied_checks(""), "what the prompt rules out")
+        )
+    context = draw.pick((f"Our {code(bot)} job needs to {profile.purpose} across the cluster.", ""))
     return Draft(
         compose(
             draw,
@@ -220,9 +237,12 @@ def advanced_group_grant(draw: Draw) -> Draft:
     exps = [
         expect_object(cr),
         *_exps(crb, role),
-        expect_access(grp, profile.allowed_checks(""), profile.denied_checks("")),
+        expect_permissions(grp, {"": profile.rules()}),
+        expect_subjects([grp]),
         expect_access(outsider, [], profile.allowed_checks("")[:1]),
     ]
+    if profile.forbidden:
+        exps.append(expect_access(grp, [], profile.denied_checks("")))
     context = draw.pick((f"The {team} team needs to {profile.purpose}.", ""))
     return Draft(
         compose(

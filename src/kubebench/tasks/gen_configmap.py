@@ -16,6 +16,8 @@ from kubebench.tasks.drafting import (
     configmap_obj,
     expect_access,
     expect_object,
+    expect_permissions,
+    expect_subjects,
     fenced,
     group,
     m,
@@ -60,7 +62,7 @@ def basic_settings(draw: Draw) -> Draft:
     data = _settings(draw, draw.pick((1, 2, 3)))
     obj = configmap_obj(name, ns, data)
     context = draw.pick(
-        (f"The {app} service reads its settings from environment variables.", "", "")
+        (f"The {code(app)} service reads its settings from environment variables.", "", "")
     )
     details = _setting_details(draw, data)
     prompt = compose(draw, _where(draw, name, ns), details, context=context)
@@ -204,9 +206,11 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
         expect_object(sa),
         expect_object(role),
         expect_object(rb),
+        expect_permissions(subject, {ns: role["rules"]}),
+        expect_subjects([subject]),
         expect_access(
             subject,
-            [check("get", "configmaps", ns=ns, name=name)],
+            [],
             [
                 check("list", "configmaps", ns=ns),
                 check("get", "configmaps", ns=ns, name=f"{app}-config-v{version - 1}"),
@@ -265,9 +269,11 @@ def advanced_immutable_bundle(draw: Draw) -> Draft:
         ),
         expect_object(role),
         expect_object(rb, m("roleRef.name", "equals", role_name)),
+        expect_permissions(group(grp), {ns: role["rules"]}),
+        expect_subjects([group(grp)]),
         expect_access(
             group(grp),
-            [check(v, "configmaps", ns=ns) for v in ("get", "list", "watch")],
+            [],
             [
                 check("update", "configmaps", ns=ns, name=name),
                 check("delete", "configmaps", ns=ns, name=name),

@@ -17,6 +17,8 @@ from kubebench.tasks.drafting import (
     compose,
     expect_access,
     expect_object,
+    expect_permissions,
+    expect_subjects,
     group,
     m,
     namespace_obj,
@@ -35,7 +37,7 @@ from kubebench.tasks.rbac_profiles import (
     Profile,
     namespaced_profiles,
 )
-from kubebench.tasks.schema import AccessCheck, Subject, Tier
+from kubebench.tasks.schema import Subject, Tier
 
 SIMPLE_GRANTS = (
     Grant(READ, "pods"),
@@ -65,33 +67,6 @@ EXTRA_GRANTS = (
 )
 
 
-def denied_for(grants: list[Grant], ns: str) -> list[AccessCheck]:
-    """One verb each granted resource does NOT get (what `only` in the prompt rules out)."""
-    out = []
-    for g in grants:
-        missing = [v for v in ("delete", "create", "update", "list", "get") if v not in g.verbs]
-        if missing and not g.names and "/" not in g.resource:
-            res, _, sub = g.resource.partition("/")
-            out.append(
-                AccessCheck(
-                    verb=missing[0], resource=res, subresource=sub, group=g.group, namespace=ns
-                )
-            )
-        if g.names:
-            res, _, sub = g.resource.partition("/")
-            out.append(
-                AccessCheck(
-                    verb=g.verbs[0],
-                    resource=res,
-                    subresource=sub,
-                    group=g.group,
-                    namespace=ns,
-                    name=f"{g.names[0]}-other",
-                )
-            )
-    return out
-
-
 def _role_name(draw: Draw, stem: str) -> str:
     return draw.pick((stem, f"{stem}-role", f"{draw.team()}-{stem}"))
 
@@ -111,7 +86,7 @@ def basic_single_rule(draw: Draw) -> Draft:
     )
     detail = draw.pick(
         (
-            f"it should allow only {g.text()}",
+            f"allow only {g.text()}",
             f"grant only {g.text()}",
             f"permit {g.text()} and nothing else",
         )
@@ -119,11 +94,8 @@ def basic_single_rule(draw: Draw) -> Draft:
     prompt = compose(draw, what, [detail])
     exps = [
         expect_object(role),
-        expect_access(
-            probe,
-            g.checks(ns),
-            denied_for([g], ns),
-            "the Role's rules grant exactly what was asked",
+        expect_permissions(
+            probe, {ns: [g.rule()]}, "the Role's rules grant exactly what was asked"
         ),
     ]
     return Draft(
@@ -170,11 +142,8 @@ def intermediate_multi_rule(draw: Draw) -> Draft:
     )
     exps = [
         expect_object(role),
-        expect_access(
-            probe,
-            [c for g in grants for c in g.checks(ns)],
-            denied_for(grants, ns),
-            "the Role's rules grant exactly what was asked",
+        expect_permissions(
+            probe, {ns: [g.rule() for g in grants]}, "the Role's rules grant exactly what was asked"
         ),
     ]
     return Draft(
@@ -245,10 +214,13 @@ def profile_task(
         expect_object(
             rb, m("roleRef.kind", "equals", "Role"), m("roleRef.name", "equals", role_name)
         ),
-        expect_access(
-            subject, profile.allowed_checks(ns), denied, f"least privilege for {profile.purpose}"
+        expect_permissions(
+            subject, {ns: profile.rules()}, f"exactly the permissions to {profile.purpose}"
         ),
+        expect_subjects([subject]),
     ]
+    if denied:
+        exps.append(expect_access(subject, [], denied, "what the prompt rules out"))
     if create_sa:
         exps.insert(0, expect_object(objects[0]))
     kinds = ["Role", "RoleBinding"] + (["ServiceAccount"] if create_sa else [])
@@ -311,7 +283,7 @@ def advanced_service_account(draw: Draw) -> Draft:
     )
     context = draw.pick(
         (
-            f"Our {bot} job currently runs with cluster-admin; let's fix that.",
+            f"Our {code(bot)} job currently runs with cluster-admin; let's fix that.",
             f"Our {bot} automation needs its own identity.",
             "",
         )

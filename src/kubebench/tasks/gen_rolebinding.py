@@ -15,6 +15,8 @@ from kubebench.tasks.drafting import (
     compose,
     expect_access,
     expect_object,
+    expect_permissions,
+    expect_subjects,
     group,
     join_words,
     m,
@@ -72,7 +74,8 @@ def basic_existing_role(draw: Draw) -> Draft:
     details = [f"bind the existing Role {code(role_name)} to the user {code(who)}"]
     exps = [
         *_binding_exps(rb, "Role", role_name),
-        expect_access(user(who), g.checks(ns), [], "the user gets the Role's access"),
+        expect_permissions(user(who), {ns: [g.rule()]}, "the user gets the Role's access"),
+        expect_subjects([user(who)]),
     ]
     return Draft(
         compose(draw, what, details),
@@ -112,6 +115,7 @@ def basic_builtin_clusterrole(draw: Draw) -> Draft:
             [_builtin_checks(role, "kube-system")[0], _builtin_checks(role, "")[0]],
             "namespace-scoped grant",
         ),
+        expect_subjects([subject]),
     ]
     return Draft(
         compose(draw, f"{code(role)} access in {code(ns)}", details, notes=notes),
@@ -155,7 +159,8 @@ def intermediate_many_subjects(draw: Draw) -> Draft:
     ]
     notes = [f"The grant applies in {code(ns)} only."]
     exps = [*_binding_exps(rb, "ClusterRole", cr_name)]
-    exps += [expect_access(s, g.checks(ns), [g.checks("")[0]]) for s in subjects]
+    exps += [expect_permissions(s, {ns: [g.rule()]}) for s in subjects]
+    exps.append(expect_subjects(subjects))
     what = f"a RoleBinding {code(rb_name)} in {code(ns)}"
     return Draft(
         compose(draw, what, details, notes=notes),
@@ -196,6 +201,7 @@ def intermediate_team_edit(draw: Draw) -> Draft:
         expect_access(group(grp), _builtin_checks("edit", ns), []),
         expect_access(service_account(bot, ns), _builtin_checks("edit", ns), []),
         expect_access(group(readers), _builtin_checks("view", ns), _builtin_checks("edit", ns)),
+        expect_subjects([group(grp), service_account(bot, ns), group(readers)]),
     ]
     what = draw.pick((f"two RoleBindings in {code(ns)}", f"the {team} team's access in {code(ns)}"))
     details = [f"add {d}" for d in details]
@@ -241,9 +247,6 @@ def advanced_multi_namespace_deployer(draw: Draw) -> Draft:
         f"{code(targets[1])} via RoleBindings called {code(bot + '-deploy')}",
     ]
     notes = [f"No access in {code(outside)}, in {code(home)} itself, or cluster-wide."]
-    allowed = [
-        check(v, "deployments", group="apps", ns=t) for t in targets for v in ("create", "patch")
-    ]
     denied = [
         check("create", "deployments", group="apps", ns=outside),
         check("create", "deployments", group="apps", ns=home),
@@ -252,7 +255,11 @@ def advanced_multi_namespace_deployer(draw: Draw) -> Draft:
     exps = [
         expect_object(sa),
         *[e for rb in rbs for e in _binding_exps(rb, "ClusterRole", cr_name)],
-        expect_access(subject, allowed, denied, "deploys only into the two namespaces"),
+        expect_permissions(
+            subject, {t: rules for t in targets}, "deploys only into the two namespaces"
+        ),
+        expect_subjects([subject]),
+        expect_access(subject, [], denied, "no access where the prompt rules it out"),
     ]
     context = draw.pick(
         (
@@ -300,10 +307,13 @@ def advanced_scoped_grant(draw: Draw) -> Draft:
     notes = [f"{code(outsider.name)} must not get this access."]
     exps = [
         *_binding_exps(rb, "Role", role_name),
-        expect_access(alice, profile.allowed_checks(ns), profile.denied_checks(ns)),
-        expect_access(service_account(bot, ns), profile.allowed_checks(ns), []),
+        expect_permissions(alice, {ns: profile.rules()}),
+        expect_permissions(service_account(bot, ns), {ns: profile.rules()}),
+        expect_subjects(subjects),
         expect_access(outsider, [], profile.allowed_checks(ns)[:1]),
     ]
+    if profile.forbidden:
+        exps.append(expect_access(alice, [], profile.denied_checks(ns)))
     prompt = compose(draw, f"a RoleBinding in {code(ns)}", details, notes=notes)
     return Draft(
         prompt,

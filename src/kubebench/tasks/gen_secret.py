@@ -16,6 +16,8 @@ from kubebench.tasks.drafting import (
     compose,
     expect_access,
     expect_object,
+    expect_permissions,
+    expect_subjects,
     fenced,
     m,
     namespace_obj,
@@ -312,9 +314,11 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
         expect_object(sa),
         expect_object(role),
         expect_object(rb),
+        expect_permissions(service_account(sa_name, ns), {ns: role["rules"]}),
+        expect_subjects([service_account(sa_name, ns)]),
         expect_access(
             service_account(sa_name, ns),
-            [check("get", "secrets", ns=ns, name=name)],
+            [],
             [
                 check("list", "secrets", ns=ns),
                 check("get", "secrets", ns=ns, name=f"{app}-api-keys"),

@@ -15,6 +15,7 @@ from kubebench.tasks.drafting import (
     compose,
     expect_access,
     expect_object,
+    expect_subjects,
     m,
     namespace_obj,
     secret_obj,
@@ -215,6 +216,7 @@ def advanced_multi_namespace_view(draw: Draw) -> Draft:
         for rb in rbs
     ]
     exps.append(expect_access(subject, allowed, denied, "read-only in the two namespaces only"))
+    exps.append(expect_subjects([subject]))
     context = draw.pick((f"The {team} dashboards need to read workloads of two teams.", ""))
     prompt = compose(
         draw,

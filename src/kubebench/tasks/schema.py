@@ -22,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+# 2: permissions and subjects expectations (exact RBAC grants, who gains access).
+SCHEMA_VERSION = 2
 
 
 class Kind(StrEnum):
@@ -145,7 +146,50 @@ class AccessExpectation(_Strict):
     description: str = ""
 
 
-Expectation = Annotated[ObjectExpectation | AccessExpectation, Field(discriminator="type")]
+class PolicyRule(_Strict):
+    """One RBAC rule, spelled as a Role spells it. A task's expected grant never holds a
+    wildcard: every verb, group, resource and name is written out."""
+
+    verbs: list[str]
+    api_groups: list[str] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)  # plural, "pods/log" for a subresource
+    resource_names: list[str] = Field(default_factory=list)  # empty: every object
+    non_resource_urls: list[str] = Field(default_factory=list)
+
+
+class GrantScope(_Strict):
+    """What is granted in one namespace; `namespace` "" means cluster-wide (every
+    namespace, cluster-scoped resources and non-resource URLs)."""
+
+    namespace: str = ""
+    rules: list[PolicyRule] = Field(default_factory=list)
+
+
+class PermissionsExpectation(_Strict):
+    """Exact RBAC: what `subject` may do, as the API server's rules review reports it, minus
+    what the same groups without the subject's own bindings may do, equals `scopes` — no
+    more, no less. Namespaces not listed (the task's others, and cluster-wide where the
+    answer may write a ClusterRoleBinding) must show nothing granted."""
+
+    type: Literal["permissions"] = "permissions"
+    subject: Subject
+    scopes: list[GrantScope]
+    description: str = ""
+
+
+class SubjectsExpectation(_Strict):
+    """Who gains access: every subject the answer's RoleBindings and ClusterRoleBindings
+    name, other than `allowed`, must gain no permission at all (rules review)."""
+
+    type: Literal["subjects"] = "subjects"
+    allowed: list[Subject]
+    description: str = ""
+
+
+Expectation = Annotated[
+    ObjectExpectation | AccessExpectation | PermissionsExpectation | SubjectsExpectation,
+    Field(discriminator="type"),
+]
 
 
 class Task(_Strict):
