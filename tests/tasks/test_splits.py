@@ -22,7 +22,16 @@ from kubebench.tasks.loader import (
 )
 from kubebench.tasks.pools import DEV_POOLS, TEST_POOLS
 from kubebench.tasks.publish import task_json_schema, write_shipped_files
-from kubebench.tasks.schema import AccessExpectation, Kind, ObjectExpectation, Task, Tier
+from kubebench.tasks.schema import (
+    SCHEMA_VERSION,
+    AccessExpectation,
+    Kind,
+    ObjectExpectation,
+    PermissionsExpectation,
+    SubjectsExpectation,
+    Task,
+    Tier,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ID_RE = re.compile(
@@ -81,7 +90,7 @@ def test_every_line_has_the_canary_and_the_same_keys_and_types(split: str) -> No
     lines = split_path(split).read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert all(r["canary"] == CANARY_GUID for r in records)
-    assert all(r["schema_version"] == 1 for r in records)
+    assert all(r["schema_version"] == SCHEMA_VERSION == 2 for r in records)
     assert len({tuple(r) for r in records}) == 1
     types = {k: {type(r[k]).__name__ for r in records} for k in records[0]}
     assert all(len(v) == 1 for v in types.values()), types
@@ -173,6 +182,21 @@ def _unasserted_mentions(task: Task) -> list[str]:
                 for text in (c.namespace, c.name, c.non_resource_url):
                     if text and text not in prompt:
                         missing.append(text)
+        elif isinstance(exp, PermissionsExpectation):
+            subject = exp.subject
+            if not subject.name.startswith("kubebench:probe:") and subject.name not in prompt:
+                missing.append(subject.name)
+            for scope in exp.scopes:
+                if scope.namespace and scope.namespace not in prompt:
+                    missing.append(scope.namespace)
+                for rule in scope.rules:
+                    missing += [
+                        t
+                        for t in (*rule.resource_names, *rule.non_resource_urls)
+                        if t not in prompt
+                    ]
+        elif isinstance(exp, SubjectsExpectation):
+            missing += [s.name for s in exp.allowed if s.name not in prompt]
     return missing
 
 
@@ -231,3 +255,47 @@ def test_advanced_rbac_tasks_prove_what_is_forbidden() -> None:
                 c for e in task.expectations if isinstance(e, AccessExpectation) for c in e.denied
             ]
             assert denied, task.id
+
+
+_GLITCHES = re.compile(
+    r"\b(It should|Please|Make sure to|It needs to) (it|its|it's)\b"  # "It should it grants"
+    r"|\b(\w+) \3\b"  # a doubled word outside code
+)
+
+
+@pytest.mark.parametrize("split", ["test", "dev"])
+def test_prompts_have_no_template_glitches(split: str) -> None:
+    """Doubled words and a chatty lead followed by a clause starting with "it"; code
+    spans and fenced blocks (file contents) are left out."""
+    found = []
+    for task in load_tasks(split):
+        text = re.sub(r"```.*?```", "", task.prompt, flags=re.S)
+        text = re.sub(r"`[^`]*`", "\u00b7", text)
+        found += [(task.id, m.group(0)) for m in _GLITCHES.finditer(text)]
+    assert not found, found[:10]
+
+
+def _grants_rules(task: Task) -> bool:
+    """The reference or the setup holds a Role or ClusterRole somebody is granted."""
+    objects = [*task.setup, *_reference_objects(task)]
+    return any(o["kind"] in ("Role", "ClusterRole") for o in objects)
+
+
+@pytest.mark.parametrize("split", ["test", "dev"])
+def test_tasks_that_name_their_grant_check_it_exactly(split: str) -> None:
+    """Every task granting spelled-out rules has an exact-permissions expectation; every
+    task whose answer writes a binding checks who gains access; built-in roles (whose
+    rules the prompt does not spell out) keep their sampled access checks."""
+    for task in load_tasks(split):
+        kinds = {type(e) for e in task.expectations}
+        binds = any(
+            o["kind"] in ("RoleBinding", "ClusterRoleBinding") for o in _reference_objects(task)
+        )
+        if _grants_rules(task):
+            assert PermissionsExpectation in kinds, task.id
+        elif binds:
+            assert (AccessExpectation in kinds and "builtin-role" in task.tags) or (
+                "multi-namespace" in task.tags
+            ), task.id
+        if binds:
+            assert SubjectsExpectation in kinds, task.id

@@ -39,7 +39,7 @@ def basic_plain(draw: Draw) -> Draft:
         context = draw.pick((f"The {team} team is onboarding.", "", ""))
     else:
         ns = draw.namespace(app)
-        context = draw.pick((f"The {app} service is getting its own environment.", "", ""))
+        context = draw.pick((f"The {code(app)} service is getting its own environment.", "", ""))
     obj = namespace_obj(ns)
     return Draft(
         compose(draw, _ns_phrase(draw, ns), [], context=context),

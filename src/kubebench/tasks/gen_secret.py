@@ -88,7 +88,7 @@ def basic_opaque(draw: Draw) -> Draft:
         draw.pick((f"set {code(k)} to {code(v)}", f"key {code(k)} = {code(v)}"))
         for k, v in values.items()
     ]
-    context = draw.pick(("", f"The {app} service needs credentials injected at startup.", ""))
+    context = draw.pick(("", f"The {code(app)} service needs credentials injected at startup.", ""))
     prompt = compose(draw, _where(draw, name, ns), details, context=context)
     return Draft(
         prompt,

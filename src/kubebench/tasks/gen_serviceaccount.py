@@ -41,7 +41,7 @@ def basic_plain(draw: Draw) -> Draft:
     ns = draw.namespace(app)
     name = draw.pick((app, f"{app}-sa", draw.bot()))
     sa = service_account_obj(name, ns)
-    context = draw.pick((f"The {app} service should stop running as the default account.", "", ""))
+    context = draw.pick((f"The {code(app)} service should stop running as the default account.", "", ""))
     return Draft(
         compose(draw, _where(draw, name, ns), [], context=context),
         [sa],
@@ -95,7 +95,7 @@ def intermediate_workload_identity(draw: Draw) -> Draft:
         ),
     ]
     context = draw.pick(
-        (f"The {app} service talks to cloud storage through workload identity.", "")
+        (f"The {code(app)} service talks to cloud storage through workload identity.", "")
     )
     return Draft(
         compose(draw, _where(draw, name, ns), details, context=context),

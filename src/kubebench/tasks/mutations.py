@@ -4,19 +4,28 @@ Each mutation returns a new answer text, or None where it does not apply to the 
 `mutations_for(task)` lists the applicable ones, most telling first (a wildcard where
 the prompt forbids more, a corrupted Secret, a dropped verb, ...), so self-validation
 can check that at least one of them fails an expectation.
+
+`OVER_GRANTS` are the over-permissive ones (an extra verb, an extra resource in a rule, a
+wildcard resource, an extra subject, a Role widened to a ClusterRole): each must fail
+every task whose prompt names its grant (`names_its_grant`).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from kubebench.tasks.drafting import to_yaml
-from kubebench.tasks.schema import AccessExpectation, Task
+from kubebench.tasks.drafting import RBAC, to_yaml
+from kubebench.tasks.schema import (
+    AccessExpectation,
+    PermissionsExpectation,
+    SubjectsExpectation,
+    Task,
+)
 
 Objects = list[dict[str, Any]]
 
@@ -37,7 +46,119 @@ def _primary(task: Task, objects: Objects) -> dict[str, Any]:
 
 
 def _has_denied_checks(task: Task) -> bool:
-    return any(isinstance(e, AccessExpectation) and e.denied for e in task.expectations)
+    return any(
+        isinstance(e, PermissionsExpectation) or (isinstance(e, AccessExpectation) and e.denied)
+        for e in task.expectations
+    )
+
+
+def names_its_grant(task: Task) -> bool:
+    """The prompt names the permissions to grant (the task checks them exactly)."""
+    return any(isinstance(e, PermissionsExpectation) for e in task.expectations)
+
+
+def restricts_subjects(task: Task) -> bool:
+    """The prompt names who gets the grant (the task checks who gains access)."""
+    return any(isinstance(e, SubjectsExpectation) for e in task.expectations)
+
+
+def _resource_rules(objects: Objects) -> list[dict[str, Any]]:
+    return [
+        rule
+        for obj in objects
+        if obj["kind"] in ("Role", "ClusterRole")
+        for rule in obj.get("rules") or []
+        if rule.get("resources")
+    ]
+
+
+# Resources each API group serves, to add one a rule does not list yet (a resource the
+# group does not serve would grant nothing, and a grader is right to ignore it).
+_GROUP_RESOURCES = {
+    "": ("secrets", "configmaps", "pods", "services"),
+    "apps": ("statefulsets", "daemonsets", "deployments", "replicasets"),
+    "batch": ("cronjobs", "jobs"),
+    "networking.k8s.io": ("networkpolicies", "ingresses"),
+    RBAC: ("rolebindings", "roles", "clusterrolebindings", "clusterroles"),
+    "storage.k8s.io": ("storageclasses", "volumeattachments", "csidrivers"),
+    "admissionregistration.k8s.io": (
+        "validatingwebhookconfigurations",
+        "mutatingwebhookconfigurations",
+    ),
+}
+_EXTRA_VERBS = ("delete", "deletecollection", "create", "update", "patch", "list", "get")
+
+
+def add_extra_verb(task: Task, objects: Objects) -> Objects | None:
+    """One verb more on the first rule (URL rules included): `delete` where it is not
+    granted, else the next verb it lacks."""
+    if not names_its_grant(task):
+        return None
+    for obj in objects:
+        for rule in obj.get("rules") or []:
+            extra = next((v for v in _EXTRA_VERBS if v not in rule["verbs"]), None)
+            if extra:
+                rule["verbs"] = [*rule["verbs"], extra]
+                return objects
+    return None
+
+
+def add_extra_resource(task: Task, objects: Objects) -> Objects | None:
+    """One resource more in the first resource rule, served in one of its groups."""
+    if not names_its_grant(task):
+        return None
+    for rule in _resource_rules(objects):
+        for group in rule.get("apiGroups") or []:
+            extra = [r for r in _GROUP_RESOURCES.get(group, ()) if r not in rule["resources"]]
+            if extra:
+                rule["resources"] = [*rule["resources"], extra[0]]
+                return objects
+    rules = _resource_rules(objects)
+    if rules:  # a group with one resource: add the core group's Secrets to the rule
+        rules[0]["apiGroups"] = [*rules[0]["apiGroups"], ""]
+        rules[0]["resources"] = [*rules[0]["resources"], "secrets"]
+        return objects
+    return None
+
+
+def add_wildcard_resource(task: Task, objects: Objects) -> Objects | None:
+    """The first resource rule covers every resource of its groups (`resources: ["*"]`)."""
+    if not names_its_grant(task):
+        return None
+    rules = _resource_rules(objects)
+    if not rules:
+        return None
+    rules[0]["resources"] = ["*"]
+    rules[0].pop("resourceNames", None)
+    return objects
+
+
+def add_extra_subject(task: Task, objects: Objects) -> Objects | None:
+    """The first binding also names a user the prompt does not."""
+    if not restricts_subjects(task):
+        return None
+    for obj in objects:
+        if obj["kind"] in ("RoleBinding", "ClusterRoleBinding"):
+            extra = {"kind": "User", "name": "kubebench-extra-user", "apiGroup": RBAC}
+            obj["subjects"] = [*(obj.get("subjects") or []), extra]
+            return objects
+    return None
+
+
+def widen_role_to_clusterrole(task: Task, objects: Objects) -> Objects | None:
+    """Roles become ClusterRoles and RoleBindings ClusterRoleBindings: the same rules in
+    every namespace."""
+    if not (names_its_grant(task) or restricts_subjects(task)):
+        return None
+    changed = False
+    for obj in objects:
+        if obj["kind"] in ("Role", "RoleBinding"):
+            obj["kind"] = "Cluster" + obj["kind"]
+            obj["metadata"].pop("namespace", None)
+            if "roleRef" in obj:
+                obj["roleRef"]["kind"] = "ClusterRole"
+            changed = True
+    return objects if changed else None
 
 
 def widen_to_wildcard(task: Task, objects: Objects) -> Objects | None:
@@ -167,13 +288,30 @@ MUTATORS: list[tuple[str, Callable[[Task, Objects], Objects | None]]] = [
     ("drop_annotation", drop_annotation),
     ("rename_primary", rename_primary),
     ("drop_object", drop_object),
+    ("add_extra_verb", add_extra_verb),
+    ("add_extra_resource", add_extra_resource),
+    ("add_wildcard_resource", add_wildcard_resource),
+    ("add_extra_subject", add_extra_subject),
+    ("widen_role_to_clusterrole", widen_role_to_clusterrole),
 ]
 
+OVER_GRANTS = (
+    "add_extra_verb",
+    "add_extra_resource",
+    "add_wildcard_resource",
+    "add_extra_subject",
+    "widen_role_to_clusterrole",
+)
 
-def mutations_for(task: Task) -> list[Mutation]:
-    """Every applicable mutation of the task's reference, most telling first."""
+
+def mutations_for(task: Task, names: Iterable[str] | None = None) -> list[Mutation]:
+    """Every applicable mutation of the task's reference (or those named), most
+    telling first."""
+    wanted = None if names is None else set(names)
     out = []
     for name, mutate in MUTATORS:
+        if wanted is not None and name not in wanted:
+            continue
         result = mutate(task, copy.deepcopy(reference_objects(task)))
         if result is not None:
             out.append(Mutation(name, to_yaml(result)))
