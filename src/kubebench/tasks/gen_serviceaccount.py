@@ -41,7 +41,9 @@ def basic_plain(draw: Draw) -> Draft:
     ns = draw.namespace(app)
     name = draw.pick((app, f"{app}-sa", draw.bot()))
     sa = service_account_obj(name, ns)
-    context = draw.pick((f"The {code(app)} service should stop running as the default account.", "", ""))
+    context = draw.pick(
+        (f"The {code(app)} service should stop running as the default account.", "", "")
+    )
     return Draft(
         compose(draw, _where(draw, name, ns), [], context=context),
         [sa],
