@@ -43,8 +43,11 @@ def test_oracle_and_kubectl_baseline_on_real_tasks(control_plane: ControlPlane) 
     ]
     assert result.baseline.kubectl_calls >= 2 * 4  # setup?, dry-run, apply, get, delete
     assert result.speedup is not None and result.speedup > 0
+    no_wait = result.baseline_no_wait
+    assert no_wait is not None and [a.passed for a in no_wait.attempts] == [True, True]
+    assert result.speedup_no_wait is not None and result.speedup_no_wait > 0
     data = json.loads(result.to_json())
-    assert data["baseline"]["tasks"] == 2
+    assert data["baseline"]["tasks"] == 2 and data["baseline_no_wait"]["tasks"] == 2
 
 
 def test_baseline_is_skipped_without_kubectl(control_plane: ControlPlane) -> None:

@@ -2,7 +2,10 @@
 
 - every reference answer passes every expectation;
 - for every task, at least one automatic mutation of its reference fails an expectation;
-- equivalent rewrites of the references still pass.
+- equivalent rewrites of the references still pass;
+- for every task that names its grant (or who gets it), each applicable over-grant
+  mutation (an extra verb, resource, wildcard resource or subject, a Role widened to a
+  ClusterRole) fails.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ import pytest
 from kubebench.cluster.client import KubeClient
 from kubebench.grading.verdict import Stage
 from kubebench.tasks.loader import load_tasks
-from kubebench.tasks.mutations import MUTATORS, mutations_for
+from kubebench.tasks.mutations import (
+    MUTATORS,
+    OVER_GRANTS,
+    mutations_for,
+    names_its_grant,
+    restricts_subjects,
+)
 from kubebench.tasks.rewrites import REWRITERS, rewrites_for
 from kubebench.tasks.schema import Task
 from tests.tasks.conftest import failure_summary, grade_many, infra_retries
@@ -90,6 +99,39 @@ async def _assert_rewrites_pass(kube: KubeClient, tasks: list[Task], names: list
     assert not failures, "\n".join(failures[:20])
 
 
+async def _assert_over_grants_fail(kube: KubeClient, tasks: list[Task]) -> None:
+    """Every applicable over-grant mutation fails: refused by the scope check (a kind
+    the prompt did not ask for) or by an RBAC expectation, never by chance elsewhere."""
+    pairs = [
+        (t, m)
+        for t in tasks
+        if names_its_grant(t) or restricts_subjects(t)
+        for m in mutations_for(t, OVER_GRANTS)
+    ]
+    assert {m.name for _, m in pairs} == set(OVER_GRANTS)
+    verdicts = await grade_many(kube, [(t, m.answer) for t, m in pairs])
+    passed, wrong_reason = [], []
+    by: Counter[tuple[str, str]] = Counter()
+    for (task, mutation), verdict in zip(pairs, verdicts, strict=True):
+        assert verdict.infrastructure_error is None, failure_summary(task, verdict)
+        if verdict.success:
+            passed.append(f"[{mutation.name}] {task.id}")
+            continue
+        failed = {e.kind for e in verdict.expectations if not e.passed}
+        where = (
+            verdict.stage.value if verdict.stage != Stage.expectations else "/".join(sorted(failed))
+        )
+        by[(mutation.name, where)] += 1
+        rbac_check = failed & {"permissions", "subjects", "access"}
+        if verdict.stage not in (Stage.scope, Stage.expectations) or (
+            verdict.stage == Stage.expectations and not rbac_check
+        ):
+            wrong_reason.append(f"[{mutation.name}] " + failure_summary(task, verdict))
+    print(f"\nover-grant mutations graded: {len(pairs)}; failed at: {dict(sorted(by.items()))}")
+    assert not passed, passed[:20]
+    assert not wrong_reason, wrong_reason[:20]
+
+
 # -- quick versions: one task of each scenario (run on every test invocation) ----------------
 
 
@@ -123,6 +165,10 @@ async def test_specific_mutations_are_caught(kube: KubeClient) -> None:
     assert not passed, passed
 
 
+async def test_sampled_over_grants_fail(kube: KubeClient) -> None:
+    await _assert_over_grants_fail(kube, _one_per_scenario(load_tasks("test")))
+
+
 def test_mutation_and_rewrite_lists_cover_the_issue() -> None:
     assert {
         "widen_to_wildcard",
@@ -131,6 +177,7 @@ def test_mutation_and_rewrite_lists_cover_the_issue() -> None:
         "corrupt_secret_value",
         "drop_object",
         "drop_label",
+        *OVER_GRANTS,
     } <= {n for n, _ in MUTATORS}
     assert {
         "reorder_keys",
@@ -166,3 +213,13 @@ async def test_every_test_reference_rewritten_still_passes(kube: KubeClient) -> 
 @pytest.mark.slow
 async def test_every_dev_reference_passes(kube: KubeClient) -> None:
     await _assert_references_pass(kube, load_tasks("dev"))
+
+
+@pytest.mark.slow
+async def test_every_over_grant_of_every_task_naming_its_grant_fails(kube: KubeClient) -> None:
+    await _assert_over_grants_fail(kube, [*load_tasks("test"), *load_tasks("dev")])
+
+
+@pytest.mark.slow
+async def test_every_dev_reference_rewritten_still_passes(kube: KubeClient) -> None:
+    await _assert_rewrites_pass(kube, load_tasks("dev"), ["combined"])

@@ -4,8 +4,11 @@ shelling out to kubectl, the way CloudEval-YAML's evaluation scripts do.
 Per task: `kubectl apply -f` the task's setup, `kubectl apply --dry-run=server -f` and
 `kubectl apply -f` the answer, `kubectl get -o json` per expected object (checked with
 the same field matchers the real grader uses), `kubectl auth can-i` per access check,
-then `kubectl delete -f` the answer and the setup. Only the benchmark uses this; the
-product never needs kubectl.
+`kubectl create -f` of a SelfSubjectRulesReview with `--as`/`--as-group` per identity
+and namespace an exact-permissions or subjects check needs (compared by the grader's
+own functions), then `kubectl delete -f` the answer and the setup — waiting for the
+deletion as kubectl does by default, or not (`wait=False`: `--wait=false`). Only the
+benchmark uses this; the product never needs kubectl.
 """
 
 from __future__ import annotations
@@ -21,8 +24,26 @@ from pathlib import Path
 import yaml
 
 from kubebench import defaults
-from kubebench.grading.expectations import evaluate_matcher, subject_identity
-from kubebench.tasks.schema import AccessCheck, AccessExpectation, ObjectExpectation, Task
+from kubebench.grading.expectations import evaluate_matcher
+from kubebench.grading.permissions import (
+    CLUSTER,
+    Permission,
+    binding_subjects,
+    expected_permissions,
+    grant_differences,
+    review_namespace,
+    rule_permissions,
+    subject_identity,
+    twin_identity,
+)
+from kubebench.tasks.schema import (
+    AccessCheck,
+    AccessExpectation,
+    ObjectExpectation,
+    PermissionsExpectation,
+    SubjectsExpectation,
+    Task,
+)
 
 
 @dataclass
@@ -58,13 +79,49 @@ class _Kubectl:
         self.base = [kubectl, f"--kubeconfig={kubeconfig}"]
         self.result = result
         self.calls = 0
+        self._served: set[tuple[str, str]] | None = None
 
-    def __call__(self, step: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def served(self) -> set[tuple[str, str]]:
+        """(group, plural) of every served resource, from `kubectl api-resources` once."""
+        if self._served is None:
+            got = self("api-resources", "api-resources", "--no-headers", "-o", "name")
+            self._served = set()
+            for name in got.stdout.split():
+                plural, _, group = name.partition(".")
+                self._served.add((group, plural))
+        return self._served
+
+    def permissions(self, user: str, groups: list[str], scope: str) -> set[Permission]:
+        """A SelfSubjectRulesReview created as `user` in `groups`, as permissions."""
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": review_namespace(scope)},
+        }
+        identity = [f"--as={user}", *(f"--as-group={g}" for g in groups)]
+        got = self(
+            "create selfsubjectrulesreview",
+            "create",
+            "-f",
+            "-",
+            "-o",
+            "json",
+            *identity,
+            stdin=json.dumps(review),
+        )
+        status = json.loads(got.stdout or "{}").get("status", {})
+        rules = [*(status.get("resourceRules") or []), *(status.get("nonResourceRules") or [])]
+        return {p for rule in rules for p in rule_permissions(rule)}
+
+    def __call__(
+        self, step: str, *args: str, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
         self.calls += 1
         try:
             return subprocess.run(
                 [*self.base, *args],
+                input=stdin,
                 capture_output=True,
                 text=True,
                 timeout=defaults.KUBECTL_TIMEOUT_S,
@@ -97,9 +154,77 @@ def _can_i_args(check: AccessCheck, user: str, groups: list[str]) -> list[str]:
     return args
 
 
-def _check_expectations(kubectl: _Kubectl, task: Task) -> str:
+def _exact_permissions(kubectl: _Kubectl, task: Task, exp: PermissionsExpectation) -> str:
+    """The grader's exact-permissions check, with kubectl-created rules reviews."""
+    user, groups = subject_identity(exp.subject)
+    twin_user, twin_groups = twin_identity(exp.subject)
+    expected = expected_permissions(exp, task)
+    deadline = time.monotonic() + defaults.EXPECTATION_DEADLINE_S
+    baseline = kubectl.permissions(twin_user, twin_groups, CLUSTER)
+    while True:
+        observed = {s: kubectl.permissions(user, groups, s) - baseline for s in expected}
+        if not any(expected[s] - observed[s] for s in expected):
+            break
+        if time.monotonic() > deadline:
+            break
+    extra, unseen = grant_differences(expected, observed, kubectl.served())
+    if extra:
+        scope, permission = extra[0]
+        return f"extra permission: {permission.describe(scope)}"
+    for scope, permission in unseen:
+        check = AccessCheck(
+            verb=permission.verb,
+            resource=permission.resource.partition("/")[0],
+            subresource=permission.resource.partition("/")[2],
+            group=permission.api_group,
+            namespace=scope,
+            name=permission.name,
+            non_resource_url=permission.url or None,
+        )
+        got = kubectl("auth can-i", *_can_i_args(check, user, groups))
+        if got.stdout.strip() != "yes":
+            return f"missing permission: {permission.describe(scope)}"
+    return ""
+
+
+def _only_allowed_subjects(kubectl: _Kubectl, answer: str, exp: SubjectsExpectation) -> str:
+    """The grader's subjects check: the answer's bindings read back with `kubectl get`."""
+    objects = []
+    for doc in yaml.safe_load_all(answer):
+        if doc and doc.get("kind") in ("RoleBinding", "ClusterRoleBinding"):
+            args = ["get", _resource_arg(doc["apiVersion"], doc["kind"]), doc["metadata"]["name"]]
+            if ns := doc["metadata"].get("namespace"):
+                args.append(f"--namespace={ns}")
+            got = kubectl("get", *args, "-o", "json")
+            if got.returncode == 0:
+                objects.append(json.loads(got.stdout))
+    for subject, scope in binding_subjects(objects):
+        if any(
+            (subject.kind, subject.name, subject.namespace) == (a.kind, a.name, a.namespace)
+            for a in exp.allowed
+        ):
+            continue
+        user, groups = subject_identity(subject)
+        twin_user, twin_groups = twin_identity(subject)
+        gained = kubectl.permissions(user, groups, scope) - kubectl.permissions(
+            twin_user, twin_groups, CLUSTER
+        )
+        if gained:
+            return f"{subject.kind} {subject.name} also gains access"
+    return ""
+
+
+def _check_expectations(kubectl: _Kubectl, task: Task, answer: str) -> str:
     """The first failed expectation's reason, or "" when all hold."""
     for exp in task.expectations:
+        if isinstance(exp, PermissionsExpectation):
+            if reason := _exact_permissions(kubectl, task, exp):
+                return reason
+            continue
+        if isinstance(exp, SubjectsExpectation):
+            if reason := _only_allowed_subjects(kubectl, answer, exp):
+                return reason
+            continue
         if isinstance(exp, ObjectExpectation):
             ref = exp.ref
             args = ["get", _resource_arg(ref.api_version, ref.kind), ref.name, "-o", "json"]
@@ -131,8 +256,11 @@ def _check_expectations(kubectl: _Kubectl, task: Task) -> str:
     return ""
 
 
-def grade_with_kubectl(kubectl: _Kubectl, task: Task, answer: str, workdir: Path) -> str:
-    """Grade one answer the kubectl way; "" when it passes, else the first failure."""
+def grade_with_kubectl(
+    kubectl: _Kubectl, task: Task, answer: str, workdir: Path, *, wait: bool = True
+) -> str:
+    """Grade one answer the kubectl way; "" when it passes, else the first failure.
+    `wait=False` deletes with `--wait=false` (kubectl returns before finalization)."""
     setup = workdir / "setup.yaml"
     answer_file = workdir / "answer.yaml"
     setup.write_text(yaml.safe_dump_all(task.setup) if task.setup else "")
@@ -148,11 +276,12 @@ def grade_with_kubectl(kubectl: _Kubectl, task: Task, answer: str, workdir: Path
         got = kubectl("apply", "apply", "-f", str(answer_file))
         if got.returncode != 0:
             return f"apply: {got.stderr.strip()}"
-        return _check_expectations(kubectl, task)
+        return _check_expectations(kubectl, task, answer)
     finally:
-        kubectl("delete", "delete", "--ignore-not-found", "-f", str(answer_file))
+        no_wait = [] if wait else ["--wait=false"]
+        kubectl("delete", "delete", "--ignore-not-found", *no_wait, "-f", str(answer_file))
         if task.setup:
-            kubectl("delete", "delete", "--ignore-not-found", "-f", str(setup))
+            kubectl("delete", "delete", "--ignore-not-found", *no_wait, "-f", str(setup))
 
 
 def run_kubectl_baseline(
@@ -161,15 +290,17 @@ def run_kubectl_baseline(
     items: list[tuple[Task, str]],
     *,
     on_attempt: object = None,
+    wait: bool = True,
 ) -> BaselineResult:
-    """Grade (task, answer) pairs one after another through kubectl."""
+    """Grade (task, answer) pairs one after another through kubectl (`wait=False`:
+    deletes do not wait for finalization)."""
     result = BaselineResult()
     runner = _Kubectl(kubectl, kubeconfig, result)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kubebench-kubectl-") as tmp:
         for task, answer in items:
             t0, calls0 = time.monotonic(), runner.calls
-            reason = grade_with_kubectl(runner, task, answer, Path(tmp))
+            reason = grade_with_kubectl(runner, task, answer, Path(tmp), wait=wait)
             result.attempts.append(
                 BaselineAttempt(
                     task.id,
