@@ -194,7 +194,6 @@ class RulesReviews:
     def __init__(self, kube: KubeClient) -> None:
         self.kube = kube
         self._asked: dict[tuple[str, tuple[str, ...], str], asyncio.Future[set[Permission]]] = {}
-        self.requests = 0
 
     async def permissions(
         self, user: str, groups: list[str], scope: str, *, again: bool = False
@@ -205,7 +204,6 @@ class RulesReviews:
         return await asyncio.shield(self._asked[key])
 
     async def _review(self, user: str, groups: list[str], scope: str) -> set[Permission]:
-        self.requests += 1
         review = await self.kube.rules_review(
             user=user, groups=groups, namespace=review_namespace(scope)
         )
