@@ -89,14 +89,29 @@ _GROUP_RESOURCES = {
 _EXTRA_VERBS = ("delete", "deletecollection", "create", "update", "patch", "list", "get")
 
 
-def add_extra_verb(task: Task, objects: Objects) -> Objects | None:
-    """One verb more on the first rule (URL rules included): `delete` where it is not
-    granted, else the next verb it lacks."""
-    if not names_its_grant(task):
-        return None
+def _granted_verbs(objects: Objects) -> set[tuple[str, str, str]]:
+    """(group or "url", resource or URL, verb) for every rule of the answer."""
+    out = set()
     for obj in objects:
         for rule in obj.get("rules") or []:
-            extra = next((v for v in _EXTRA_VERBS if v not in rule["verbs"]), None)
+            targets = [("url", u) for u in rule.get("nonResourceURLs") or []] + [
+                (g, r) for g in rule.get("apiGroups") or [] for r in rule.get("resources") or []
+            ]
+            out |= {(g, r, v) for g, r in targets for v in rule.get("verbs") or []}
+    return out
+
+
+def add_extra_verb(task: Task, objects: Objects) -> Objects | None:
+    """One verb more on the first rule (URL rules included) that no rule grants on its
+    first resource yet: `delete` where it is not granted, else the next one."""
+    if not names_its_grant(task):
+        return None
+    granted = _granted_verbs(objects)
+    for obj in objects:
+        for rule in obj.get("rules") or []:
+            urls, groups = rule.get("nonResourceURLs"), rule.get("apiGroups") or [""]
+            first = ("url", urls[0]) if urls else (groups[0], (rule.get("resources") or [""])[0])
+            extra = next((v for v in _EXTRA_VERBS if (*first, v) not in granted), None)
             if extra:
                 rule["verbs"] = [*rule["verbs"], extra]
                 return objects
@@ -104,19 +119,24 @@ def add_extra_verb(task: Task, objects: Objects) -> Objects | None:
 
 
 def add_extra_resource(task: Task, objects: Objects) -> Objects | None:
-    """One resource more in the first resource rule, served in one of its groups."""
+    """One resource more in the first resource rule: one its API group serves that no
+    rule of the answer grants yet."""
     if not names_its_grant(task):
         return None
-    for rule in _resource_rules(objects):
+    rules = _resource_rules(objects)
+    granted = {
+        (g, r) for rule in rules for g in rule.get("apiGroups") or [] for r in rule["resources"]
+    }
+    for rule in rules:
         for group in rule.get("apiGroups") or []:
-            extra = [r for r in _GROUP_RESOURCES.get(group, ()) if r not in rule["resources"]]
+            extra = [r for r in _GROUP_RESOURCES.get(group, ()) if (group, r) not in granted]
             if extra:
                 rule["resources"] = [*rule["resources"], extra[0]]
                 return objects
-    rules = _resource_rules(objects)
-    if rules:  # a group with one resource: add the core group's Secrets to the rule
+    if rules:  # groups with one resource each: add a core resource and the core group
+        extra = next(r for r in _GROUP_RESOURCES[""] if ("", r) not in granted)
         rules[0]["apiGroups"] = [*rules[0]["apiGroups"], ""]
-        rules[0]["resources"] = [*rules[0]["resources"], "secrets"]
+        rules[0]["resources"] = [*rules[0]["resources"], extra]
         return objects
     return None
 
