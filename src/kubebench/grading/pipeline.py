@@ -140,9 +140,10 @@ class _Attempt:
         if (api_version, kind) not in self.resources:
             return False, unknown_kind_response(api_version, kind).message, []
         deadline = time.monotonic() + defaults.NAMESPACE_CACHE_LAG_S
+        sent = self.sandbox.labelled(obj)
         while True:
             try:
-                resp = await self.kube.apply(dict(obj), dry_run=dry_run)
+                resp = await self.kube.apply(sent, dry_run=dry_run)
             except (InfrastructureError, asyncio.CancelledError):
                 # The server may have written the object even though no answer came back
                 # (a cancelled attempt, too): cleanup must then look for it by name.
@@ -393,6 +394,11 @@ async def grade_answer(
                 )
             else:
                 stage, reason, runtime_valid, expectations = await attempt.run(clock)
+            if not sandbox.lease_intact():
+                raise InfrastructureError(
+                    "another KubeBench process took the grader Lease over during the "
+                    "attempt (this one stalled past its renewal?): not graded; retry"
+                )
         except InfrastructureError as exc:
             infrastructure_error = exc.one_line()
             stage, reason = attempt.stage, infrastructure_error

@@ -11,12 +11,17 @@ Objects that existed before KubeBench (no `kubebench` field manager on them: kub
 `default`, the `cluster-admin` ClusterRole, ...) are foreign: never written, never deleted.
 An answer that would write one is refused as out of scope.
 
-One process grades on a cluster at a time: the locks and what is known are per process.
+Every object an attempt writes carries the label `kubebench.io/attempt`. One process
+grades on a cluster at a time, through the grader Lease (`grader_lease`): the locks and
+what is known are per process, and a process that takes the Lease over from another
+first removes every labelled object (what a killed grader left, generateName objects
+included); no live grader's objects exist then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import weakref
 from collections.abc import Iterable, Mapping
@@ -26,8 +31,9 @@ from typing import Any
 from kubebench import defaults
 from kubebench.cluster.client import ApiResponse, KubeClient, ResourceInfo
 from kubebench.errors import InfrastructureError
+from kubebench.grading.grader_lease import GraderLease
 from kubebench.grading.locks import HeldNames, NameLocks
-from kubebench.grading.scope import group_of, is_namespaced
+from kubebench.grading.scope import KNOWN_KINDS, group_of, is_namespaced
 
 _NS_FINALIZER = "kubernetes"
 # Consecutive reads that must find a pending deletion done (see _wait_objects_gone).
@@ -191,6 +197,8 @@ class ServerState:
     dirty: set[str] = field(default_factory=set)
     namespaces: NamespaceWaiter = field(default_factory=NamespaceWaiter)
     cleanup_errors: list[str] = field(default_factory=list)  # from background cleanups
+    grader: GraderLease = field(default_factory=GraderLease)
+    attempts: itertools.count[int] = field(default_factory=itertools.count)
     # One LIST per collection, on first need: name -> the live object when KubeBench
     # wrote it (a leftover), None when it is foreign.
     _snapshots: dict[str, asyncio.Future[dict[str, dict[str, Any] | None]]] = field(
@@ -216,6 +224,14 @@ class ServerState:
             if self._snapshots.get(key) is future:
                 del self._snapshots[key]  # the next attempt lists again
             raise
+
+    async def take_over(self, kube: KubeClient) -> None:
+        """Another process may have graded since this one last held the Lease: forget
+        what is known about names (foreign objects stay foreign) and sweep leftovers."""
+        self.absent.clear()
+        self.dirty.clear()
+        self._snapshots.clear()
+        await sweep_labelled(kube, self)
 
 
 _STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerState]] = (
@@ -481,6 +497,49 @@ async def remove_objects(
         await await_removal(kube, state, pending, timeout_s=timeout_s)
 
 
+def labelled(obj: Mapping[str, Any], value: str) -> dict[str, Any]:
+    """The object with the attempt label added (unchanged when its metadata or labels
+    are not mappings: the server then refuses it as the answer wrote it)."""
+    meta = obj.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(labels, dict | None):
+        return dict(obj)
+    return {
+        **obj,
+        "metadata": {**meta, "labels": {**(labels or {}), defaults.ATTEMPT_LABEL: value}},
+    }
+
+
+def _cluster_wide_path(info: ResourceInfo) -> str:
+    base = f"/apis/{info.group}/{info.version}" if info.group else f"/api/{info.version}"
+    return f"{base}/{info.plural}"
+
+
+async def sweep_labelled(kube: KubeClient, state: ServerState) -> None:
+    """Remove every object an attempt labelled, in every namespace: only when this
+    process holds the grader Lease and runs no attempt, so they are all leftovers."""
+    resources = await kube.discover()
+    kinds: dict[tuple[str, str], ResourceInfo] = {}
+    for info in resources.values():
+        if info.kind in KNOWN_KINDS and "list" in info.verbs:
+            kinds.setdefault((info.group, info.kind), info)
+    params = {"labelSelector": defaults.ATTEMPT_LABEL}
+    listed = await asyncio.gather(
+        *(kube.request("GET", _cluster_wide_path(info), params=params) for info in kinds.values())
+    )
+    targets: dict[ObjectId, Mapping[str, Any] | None] = {}
+    for info, resp in zip(kinds.values(), listed, strict=True):
+        if not resp.ok:
+            raise InfrastructureError(f"cannot list {info.plural}: {resp.message}")
+        for item in (resp.body or {}).get("items") or []:
+            meta = item.get("metadata") or {}
+            namespace = meta.get("namespace") if info.namespaced else None
+            targets[ObjectId(info.api_version, info.kind, meta["name"], namespace)] = item
+    if targets:
+        pending = await issue_removal(kube, targets, sweep_resources(KNOWN_KINDS, resources))
+        await await_removal(kube, state, pending)
+
+
 # -- one attempt ------------------------------------------------------------------------
 
 
@@ -504,6 +563,8 @@ class Sandbox:
         # Set when a request failed without an answer: what exists is then unknown, so
         # cleanup deletes every name of the plan instead of only what was tracked.
         self.uncertain = False
+        self.label = ""  # the value of the attempt label on what it writes
+        self._epoch: int | None = None  # of the grader Lease, while this attempt holds it
 
     # The names whose existence the baseline must know: namespaces, cluster-scoped
     # objects, and objects inside foreign namespaces (those are not deleted wholesale).
@@ -519,8 +580,29 @@ class Sandbox:
         return oid.state_key in self.state.foreign
 
     async def acquire(self) -> None:
-        """Take the locks of every name in the plan."""
-        self.held = await self.state.locks.acquire(self.plan.lock_keys())
+        """Hold the grader Lease, then take the locks of every name in the plan."""
+        grader = self.state.grader
+        self._epoch = await grader.enter(self.kube, lambda: self.state.take_over(self.kube))
+        self.label = f"{grader.label}-{next(self.state.attempts)}"
+        try:
+            self.held = await self.state.locks.acquire(self.plan.lock_keys())
+        except BaseException:
+            await asyncio.shield(self._exit_grader())
+            raise
+
+    async def _exit_grader(self) -> None:
+        if self._epoch is not None:
+            self._epoch = None
+            await self.state.grader.exit(self.kube)
+
+    def lease_intact(self) -> bool:
+        """Whether this process held the grader Lease throughout the attempt (if not,
+        another grader may have written the same names: the verdict cannot stand)."""
+        return self._epoch is not None and self.state.grader.still_held(self._epoch)
+
+    def labelled(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """`obj` as this attempt writes it: with its attempt label."""
+        return labelled(obj, self.label)
 
     async def _probe(self, oid: ObjectId) -> tuple[ObjectId, str, dict[str, Any] | None]:
         """(oid, "absent" | "ours" | "foreign", the live object when ours)."""
@@ -623,4 +705,8 @@ class Sandbox:
                 self.state.dirty.update(keys)
             self.held.release()
             self.held = None
+            try:
+                await self._exit_grader()
+            except Exception as exc:  # finish_cleanup never raises
+                error = error or repr(exc)
         return error
