@@ -25,6 +25,7 @@ import datetime as dt
 import os
 import secrets
 import socket
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -95,6 +96,7 @@ class GraderLease:
         # overlapped another grader (the Lease was lost meanwhile).
         self.epoch = 0
         self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
         self._transition = asyncio.Lock()  # acquire and release, one at a time
         self._writing = asyncio.Lock()  # renewals and the release
         self._held: dict[str, Any] | None = None  # the Lease as last written by us
@@ -229,7 +231,10 @@ class GraderLease:
             return False
         if other.pid == self.holder.pid:
             live = _LIVE.get(other.token)
-            return live is None or live._loop.is_closed()
+            # A loop of this thread other than the running one is suspended under a
+            # blocking call of it (a CLI invoked from a test): it cannot act until we
+            # return, and it finds its Lease lost then.
+            return live is None or live._loop.is_closed() or live._thread == self._thread
         return process_start_time(other.pid) != other.started
 
     async def _renew(self, kube: KubeClient) -> None:
