@@ -9,6 +9,7 @@ import pytest
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
 from kubebench.grading.pipeline import settle_cleanups
+from kubebench.grading.scope import KNOWN_KINDS
 
 
 async def kubebench_leftovers(kube: KubeClient, prefix: str) -> list[str]:
@@ -36,3 +37,20 @@ def leftovers(kube: KubeClient) -> Callable[[str], Awaitable[list[str]]]:
         return await kubebench_leftovers(kube, prefix)
 
     return check
+
+
+async def cluster_objects(kube: KubeClient) -> set[str]:
+    """Every object of the kinds an answer could write (and of the kinds a hostile one
+    tries), cluster-wide, by kind, namespace, name and uid: equal sets before and after
+    grading mean nothing was left, overwritten or recreated."""
+    assert await settle_cleanups(kube) == []
+    resources = await kube.discover()
+    kinds = set(KNOWN_KINDS) | {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+    out = set()
+    for (api_version, kind), info in sorted(resources.items()):
+        if kind not in kinds or info.version != "v1":
+            continue
+        for obj in await kube.list(api_version, kind):
+            meta = obj["metadata"]
+            out.add(f"{kind} {meta.get('namespace', '')}/{meta['name']} {meta['uid']}")
+    return out
