@@ -380,9 +380,9 @@ async def grade_answer(
     infrastructure_error: str | None = None
     cleanup_error: str | None = None
     try:
-        await sandbox.acquire()
-        clock.lap("lock_wait")
         try:
+            await sandbox.acquire()  # the grader Lease, then the names
+            clock.lap("lock_wait")
             foreign = await sandbox.prepare()
             clock.lap("baseline")
             if foreign:
