@@ -82,6 +82,8 @@ def plan_attempt(
 ) -> AttemptPlan:
     """Every name the attempt may touch: the task's and the answer's."""
     plan = AttemptPlan(namespaces=set(task.namespaces))
+    for obj in [*task.setup, *(doc.obj for doc in documents)]:
+        plan.kinds.add((str(obj.get("apiVersion")), str(obj.get("kind"))))
     for obj in task.setup:
         if (oid := object_id(obj, resources)) is not None:
             plan.add(oid)

@@ -109,6 +109,8 @@ class AttemptPlan:
     namespaces: set[str] = field(default_factory=set)
     objects: set[ObjectId] = field(default_factory=set)  # not Namespaces
     answer_writes: set[ObjectId] = field(default_factory=set)
+    # (apiVersion, kind) of everything setup and the answer write, named or generated.
+    kinds: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, oid: ObjectId) -> None:
         if oid.is_namespace:
@@ -682,7 +684,29 @@ class Sandbox:
         if self.held is None:
             return []
         self.targets = self._cleanup_targets()
+        if self.uncertain:
+            self.targets.update(await self._labelled_by_this_attempt())
         return await issue_removal(self.kube, self.targets, self.sweep)
+
+    async def _labelled_by_this_attempt(self) -> dict[ObjectId, Mapping[str, Any] | None]:
+        """What carries this attempt's label (a write whose answer was lost may have
+        made an object of a generated name), in the kinds it may have written."""
+        found: dict[ObjectId, Mapping[str, Any] | None] = {}
+        params = {"labelSelector": f"{defaults.ATTEMPT_LABEL}={self.label}"}
+        for api_version, kind in sorted(self.plan.kinds):
+            info = await self.kube.resource(api_version, kind)
+            if info is None:
+                continue
+            resp = await self.kube.request("GET", _cluster_wide_path(info), params=params)
+            if not resp.ok:
+                raise InfrastructureError(f"cannot list {info.plural}: {resp.message}")
+            for item in (resp.body or {}).get("items") or []:
+                meta = item.get("metadata") or {}
+                namespace = meta.get("namespace") if info.namespaced else None
+                oid = ObjectId(info.api_version, info.kind, meta["name"], namespace)
+                if oid.state_key not in self.state.foreign:
+                    found[oid] = item
+        return found
 
     async def finish_cleanup(self, pending: list[ObjectId], error: str | None = None) -> str | None:
         """Wait for pending deletions, remember the names as absent, give the locks back.
