@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from kubebench.cluster.client import KubeClient
 from kubebench.cluster.controlplane import ControlPlane
 from kubebench.cluster.processes import pid_alive
+from kubebench.cluster.workdirs import new_workdir
 
 
 async def _eventually(check, timeout_s: float = 30.0, interval_s: float = 0.1):
@@ -186,12 +188,15 @@ def test_children_die_when_parent_is_killed_hard(tmp_path) -> None:
         from kubebench.cluster.controlplane import ControlPlane
         plane = ControlPlane().start()
         print(json.dumps(plane.pids), flush=True)
+        print(plane.root, flush=True)
         time.sleep(600)
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     pids = json.loads(proc.stdout.readline())
+    root = Path(proc.stdout.readline().strip())
+    assert (root / "pki" / "ca.key").exists()
     assert all(pid_alive(pid) for pid in pids.values())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -199,6 +204,13 @@ def test_children_die_when_parent_is_killed_hard(tmp_path) -> None:
     while time.monotonic() < deadline and any(pid_alive(p) for p in pids.values()):
         time.sleep(0.1)
     assert not [name for name, pid in pids.items() if pid_alive(pid)]
+    # Its folder (CA key, admin key, etcd data) outlives it, until the next start.
+    assert root.exists()
+    fresh = new_workdir()
+    try:
+        assert not root.exists() and fresh.parent == root.parent
+    finally:
+        shutil.rmtree(fresh)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -102,6 +102,7 @@ class GraderLease:
         self._held: dict[str, Any] | None = None  # the Lease as last written by us
         self._released_rv: str | None = None  # its resourceVersion after our release
         self._transitions = 0
+        self._sweep_owed = False
         self._renewer: asyncio.Task[None] | None = None
         _LIVE[self.holder.token] = self
 
@@ -123,8 +124,10 @@ class GraderLease:
                     took_over = await self._acquire(kube)
                     self.epoch += 1
                     self._renewer = asyncio.ensure_future(self._renew(kube))
-                    if took_over:
-                        await on_takeover()
+                    self._sweep_owed = self._sweep_owed or took_over
+                if self._sweep_owed:  # also when an earlier on_takeover failed
+                    await on_takeover()
+                    self._sweep_owed = False
             return self.epoch
         except BaseException:
             self.users -= 1

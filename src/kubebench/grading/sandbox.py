@@ -684,9 +684,15 @@ class Sandbox:
         if self.held is None:
             return []
         self.targets = self._cleanup_targets()
+        sweep = self.sweep
         if self.uncertain:
             self.targets.update(await self._labelled_by_this_attempt())
-        return await issue_removal(self.kube, self.targets, self.sweep)
+        elif sweep is not None:
+            # Every write that succeeded is tracked: only the kinds written (and those
+            # controllers create in every namespace) can hold anything to empty.
+            written = {oid.kind for oid in self.written} | CONTROLLER_KINDS
+            sweep = [info for info in sweep if info.kind in written]
+        return await issue_removal(self.kube, self.targets, sweep)
 
     async def _labelled_by_this_attempt(self) -> dict[ObjectId, Mapping[str, Any] | None]:
         """What carries this attempt's label (a write whose answer was lost may have
