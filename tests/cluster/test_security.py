@@ -80,8 +80,11 @@ def test_stale_control_plane_folders_are_removed_at_the_next_start(tmp_path: Pat
     (stale / workdirs.OWNER_FILE).write_text(f"{dead.pid} 12345\n")
     legacy = parent / f"{workdirs.PREFIX}legacy"  # an older version's: no owner file
     legacy.mkdir()
+    os.utime(legacy, (0, 0))  # older than any start-up still in progress
+    young = parent / f"{workdirs.PREFIX}starting"  # no owner file yet: being set up
+    young.mkdir()
     mine = workdirs.new_workdir(parent)
-    assert not stale.exists() and not legacy.exists()
+    assert not stale.exists() and not legacy.exists() and young.exists()
     assert mine.exists()
     again = workdirs.new_workdir(parent)  # a live owner's folder is kept
     assert mine.exists() and again.exists()

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 from kubebench.cluster.processes import process_start_time
@@ -44,11 +45,17 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+# A folder without an owner file younger than this may be one being set up right now.
+_UNOWNED_GRACE_S = 120.0
+
+
 def _owner_alive(folder: Path) -> bool:
     try:
         pid_text, started = (folder / OWNER_FILE).read_text().split()
         pid = int(pid_text)
     except (OSError, ValueError):
+        if time.time() - folder.stat().st_mtime < _UNOWNED_GRACE_S:
+            return True
         return _mentioned_by_a_process(folder)
     return process_start_time(pid) == started
 
