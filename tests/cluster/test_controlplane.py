@@ -147,13 +147,17 @@ async def test_aggregated_cluster_role_receives_rules(kube: KubeClient) -> None:
         await kube.delete("rbac.authorization.k8s.io/v1", "ClusterRole", name)
 
 
-async def test_new_namespace_gets_default_service_account(kube: KubeClient) -> None:
+async def test_new_namespace_gets_no_controller_made_objects(kube: KubeClient) -> None:
+    """No `default` ServiceAccount or `kube-root-ca.crt` (no task reads them): an
+    attempt's namespace holds only what the attempt wrote, so its teardown empties only
+    those kinds. A ServiceAccount named `default` can still be written."""
     assert (await kube.apply(_namespace("sa-default"))).ok
-
-    async def default_sa() -> dict | None:
-        return await kube.get("v1", "ServiceAccount", "default", "sa-default")
-
-    assert await _eventually(default_sa)
+    await asyncio.sleep(2)  # the controllers, if they ran, would have acted by now
+    assert await kube.list("v1", "ServiceAccount", "sa-default") == []
+    assert await kube.list("v1", "ConfigMap", "sa-default") == []
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount",
+          "metadata": {"name": "default", "namespace": "sa-default"}}  # fmt: skip
+    assert (await kube.apply(sa)).ok
     await kube.delete("v1", "Namespace", "sa-default")
 
 

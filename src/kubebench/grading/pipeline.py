@@ -35,6 +35,7 @@ from kubebench.grading.sandbox import (
     AttemptPlan,
     ObjectId,
     Sandbox,
+    controller_kinds,
     object_id,
     server_state,
     sweep_resources,
@@ -374,7 +375,9 @@ async def grade_answer(
 
     content_kinds = {*task.allowed_kinds, *(str(o.get("kind")) for o in task.setup)}
     sandbox = Sandbox(
-        kube, plan_attempt(task, documents, resources), sweep_resources(content_kinds, resources)
+        kube,
+        plan_attempt(task, documents, resources),
+        sweep_resources(content_kinds, resources, controller_kinds(kube)),
     )
     attempt = _Attempt(task, kube, sandbox, documents, results, resources)
     stage, reason, runtime_valid = Stage.dry_run, "", False

@@ -368,18 +368,28 @@ async def _wait_objects_gone(kube: KubeClient, oids: list[ObjectId], deadline: f
     return [oid.describe() for oid, n in streak.items() if n < _ABSENT_CHECKS]
 
 
-# Kinds that controllers create in every new namespace: the `default` ServiceAccount
-# and the `kube-root-ca.crt` ConfigMap. (Events are not swept: no grader reads them, and
-# the API server expires them.)
+# Kinds that controllers create in every new namespace of a cluster: the `default`
+# ServiceAccount and the `kube-root-ca.crt` ConfigMap. KubeBench's own control plane
+# runs neither controller (no task reads them; each cost a create, and a collection
+# delete per teardown), so there only what an attempt wrote needs emptying. (Events are
+# not swept: no grader reads them, and the API server expires them.)
 CONTROLLER_KINDS = frozenset({"ServiceAccount", "ConfigMap"})
 
 
+def controller_kinds(kube: KubeClient) -> frozenset[str]:
+    """What controllers add to every namespace of the cluster behind `kube`."""
+    return frozenset() if kube.conn.managed else CONTROLLER_KINDS
+
+
 def sweep_resources(
-    kinds: Iterable[str], resources: Mapping[tuple[str, str], ResourceInfo]
+    kinds: Iterable[str],
+    resources: Mapping[tuple[str, str], ResourceInfo],
+    extra: Iterable[str] = CONTROLLER_KINDS,
 ) -> list[ResourceInfo]:
     """One namespaced collection per kind (any served version) that supports
-    deletecollection: what a namespace teardown empties."""
-    wanted = set(kinds) | CONTROLLER_KINDS
+    deletecollection: what a namespace teardown empties (`kinds` and `extra`, the
+    kinds controllers add)."""
+    wanted = set(kinds) | set(extra)
     chosen: dict[tuple[str, str], ResourceInfo] = {}
     for info in resources.values():
         if info.kind in wanted and info.namespaced and "deletecollection" in info.verbs:
@@ -690,7 +700,7 @@ class Sandbox:
         elif sweep is not None:
             # Every write that succeeded is tracked: only the kinds written (and those
             # controllers create in every namespace) can hold anything to empty.
-            written = {oid.kind for oid in self.written} | CONTROLLER_KINDS
+            written = {oid.kind for oid in self.written} | controller_kinds(self.kube)
             sweep = [info for info in sweep if info.kind in written]
         return await issue_removal(self.kube, self.targets, sweep)
 
