@@ -26,7 +26,8 @@ from kubebench.cluster.kubeconfig import load_kubeconfig
 def test_api_server_refuses_unauthenticated_requests(control_plane: ControlPlane) -> None:
     assert control_plane.pki is not None
     url = f"{control_plane.server}/api/v1/namespaces/kube-system/secrets"
-    for verify in (False, str(control_plane.pki.ca_cert)):  # `curl -k` and a careful one
+    careful = ssl.create_default_context(cafile=str(control_plane.pki.ca_cert))
+    for verify in (False, careful):  # `curl -k` and a client that checks the server
         with httpx.Client(verify=verify, timeout=10) as anonymous:
             assert anonymous.get(url).status_code == 401
             assert anonymous.get(f"{control_plane.server}/readyz").status_code == 401

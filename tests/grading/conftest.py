@@ -46,11 +46,21 @@ async def cluster_objects(kube: KubeClient) -> set[str]:
     assert await settle_cleanups(kube) == []
     resources = await kube.discover()
     kinds = set(KNOWN_KINDS) | {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+    # What other tests are deleting in the background (their namespaces terminating)
+    # is on its way out either way: left out of both sides.
+    going = {
+        ns["metadata"]["name"]
+        for ns in await kube.list("v1", "Namespace")
+        if ns["metadata"].get("deletionTimestamp")
+    }
     out = set()
     for (api_version, kind), info in sorted(resources.items()):
         if kind not in kinds or info.version != "v1":
             continue
         for obj in await kube.list(api_version, kind):
             meta = obj["metadata"]
-            out.add(f"{kind} {meta.get('namespace', '')}/{meta['name']} {meta['uid']}")
+            where = meta.get("namespace", "")
+            if where in going or meta.get("deletionTimestamp") or meta["name"] in going:
+                continue
+            out.add(f"{kind} {where}/{meta['name']} {meta['uid']}")
     return out
