@@ -127,3 +127,32 @@ async def test_unknown_field_on_existing_object_is_a_verdict(kube: KubeClient) -
     resp = await kube.apply(doc, dry_run=True)
     assert not resp.ok
     assert "automountServiceAccountTokens" in resp.message
+
+
+async def test_a_body_json_cannot_carry_is_the_objects_failure(kube: KubeClient) -> None:
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep"}, "x": deep}
+    resp = await kube.create(cm, namespace="default", dry_run=True)
+    assert resp.status_code == 422 and "cannot be sent as JSON: nests too deeply" in resp.message
+    huge = {**cm, "x": int("1" * 4000) ** 2}  # 8,000 digits: str() refuses it
+    resp = await kube.create(huge, namespace="default", dry_run=True)
+    assert resp.status_code == 422 and "cannot be sent as JSON" in resp.message
+
+
+async def test_etcd_request_too_large_is_a_verdict_not_an_outage(kube: KubeClient) -> None:
+    """Dry-run accepts it; the real create gets etcd's HTTP 500. That is the object's
+    size, the model's doing: an answer, never an InfrastructureError."""
+    big = "a" * 250_000
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "gk-too-large"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"],
+                   "resourceNames": [big]} for _ in range(8)],
+    }  # fmt: skip
+    assert (await kube.create(role, dry_run=True)).ok
+    resp = await kube.create(role)
+    assert resp.status_code == 500 and "request is too large" in resp.message
+    assert await kube.get("rbac.authorization.k8s.io/v1", "ClusterRole", "gk-too-large") is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from kubebench.cluster.client import KubeClient
 from kubebench.cluster.controlplane import ControlPlane
 from kubebench.cluster.processes import pid_alive
+from kubebench.cluster.workdirs import new_workdir
 
 
 async def _eventually(check, timeout_s: float = 30.0, interval_s: float = 0.1):
@@ -145,13 +147,17 @@ async def test_aggregated_cluster_role_receives_rules(kube: KubeClient) -> None:
         await kube.delete("rbac.authorization.k8s.io/v1", "ClusterRole", name)
 
 
-async def test_new_namespace_gets_default_service_account(kube: KubeClient) -> None:
+async def test_new_namespace_gets_no_controller_made_objects(kube: KubeClient) -> None:
+    """No `default` ServiceAccount or `kube-root-ca.crt` (no task reads them): an
+    attempt's namespace holds only what the attempt wrote, so its teardown empties only
+    those kinds. A ServiceAccount named `default` can still be written."""
     assert (await kube.apply(_namespace("sa-default"))).ok
-
-    async def default_sa() -> dict | None:
-        return await kube.get("v1", "ServiceAccount", "default", "sa-default")
-
-    assert await _eventually(default_sa)
+    await asyncio.sleep(2)  # the controllers, if they ran, would have acted by now
+    assert await kube.list("v1", "ServiceAccount", "sa-default") == []
+    assert await kube.list("v1", "ConfigMap", "sa-default") == []
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount",
+          "metadata": {"name": "default", "namespace": "sa-default"}}  # fmt: skip
+    assert (await kube.apply(sa)).ok
     await kube.delete("v1", "Namespace", "sa-default")
 
 
@@ -186,12 +192,15 @@ def test_children_die_when_parent_is_killed_hard(tmp_path) -> None:
         from kubebench.cluster.controlplane import ControlPlane
         plane = ControlPlane().start()
         print(json.dumps(plane.pids), flush=True)
+        print(plane.root, flush=True)
         time.sleep(600)
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     pids = json.loads(proc.stdout.readline())
+    root = Path(proc.stdout.readline().strip())
+    assert (root / "pki" / "ca.key").exists()
     assert all(pid_alive(pid) for pid in pids.values())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -199,6 +208,13 @@ def test_children_die_when_parent_is_killed_hard(tmp_path) -> None:
     while time.monotonic() < deadline and any(pid_alive(p) for p in pids.values()):
         time.sleep(0.1)
     assert not [name for name, pid in pids.items() if pid_alive(pid)]
+    # Its folder (CA key, admin key, etcd data) outlives it, until the next start.
+    assert root.exists()
+    fresh = new_workdir()
+    try:
+        assert not root.exists() and fresh.parent == root.parent
+    finally:
+        shutil.rmtree(fresh)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -113,3 +113,29 @@ def clusterrole_task(name: str) -> Task:
             ),
         }
     )
+
+
+def clusterrolebinding_task(name: str) -> Task:
+    """Bind the built-in `view` ClusterRole to group `readers`, cluster-wide."""
+    return Task.model_validate(
+        {
+            "id": f"test-crb-{name}",
+            "category": "ClusterRoleBinding",
+            "tier": "basic",
+            "prompt": f"Create ClusterRoleBinding {name} granting view to group readers.",
+            "allowed_kinds": ["ClusterRoleBinding"],
+            "expectations": [
+                {
+                    "type": "access",
+                    "subject": {"kind": "Group", "name": "readers"},
+                    "allowed": [{"verb": "list", "resource": "pods", "namespace": "default"}],
+                }
+            ],
+            "reference": (
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+                f"metadata:\n  name: {name}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n"
+                "  kind: ClusterRole\n  name: view\nsubjects:\n- kind: Group\n  name: readers\n"
+                "  apiGroup: rbac.authorization.k8s.io\n"
+            ),
+        }
+    )

@@ -9,6 +9,7 @@ import pytest
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
 from kubebench.grading.pipeline import settle_cleanups
+from kubebench.grading.scope import KNOWN_KINDS
 
 
 async def kubebench_leftovers(kube: KubeClient, prefix: str) -> list[str]:
@@ -36,3 +37,30 @@ def leftovers(kube: KubeClient) -> Callable[[str], Awaitable[list[str]]]:
         return await kubebench_leftovers(kube, prefix)
 
     return check
+
+
+async def cluster_objects(kube: KubeClient) -> set[str]:
+    """Every object of the kinds an answer could write (and of the kinds a hostile one
+    tries), cluster-wide, by kind, namespace, name and uid: equal sets before and after
+    grading mean nothing was left, overwritten or recreated."""
+    assert await settle_cleanups(kube) == []
+    resources = await kube.discover()
+    kinds = set(KNOWN_KINDS) | {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+    # What other tests are deleting in the background (their namespaces terminating)
+    # is on its way out either way: left out of both sides.
+    going = {
+        ns["metadata"]["name"]
+        for ns in await kube.list("v1", "Namespace")
+        if ns["metadata"].get("deletionTimestamp")
+    }
+    out = set()
+    for (api_version, kind), info in sorted(resources.items()):
+        if kind not in kinds or info.version != "v1":
+            continue
+        for obj in await kube.list(api_version, kind):
+            meta = obj["metadata"]
+            where = meta.get("namespace", "")
+            if where in going or meta.get("deletionTimestamp") or meta["name"] in going:
+                continue
+            out.add(f"{kind} {where}/{meta['name']} {meta['uid']}")
+    return out

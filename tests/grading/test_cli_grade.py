@@ -7,10 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from kubebench.cluster.client import KubeClient
 from kubebench.cluster.controlplane import ControlPlane
+from kubebench.grading.pipeline import settle_cleanups
 from tests.grading.builders import configmap_task, configmap_yaml
 
 KUBEBENCH = str(Path(sys.executable).with_name("kubebench"))
+
+
+@pytest.fixture(autouse=True)
+async def idle_grader(kube: KubeClient) -> None:
+    """This process gives the grader Lease back once its cleanups are done; a blocking
+    subprocess call would keep them (and the Lease) waiting."""
+    await settle_cleanups(kube)
 
 
 def run_grade(

@@ -162,3 +162,46 @@ def test_decode_refuses_invalid_utf8_and_oversize_answers() -> None:
     assert decode_answer("é" * 10, limits=ParseLimits(max_bytes=20)) == "é" * 10
     with pytest.raises(AnswerParseError):
         decode_answer("é" * 11, limits=ParseLimits(max_bytes=20))
+
+
+def test_numbers_beyond_64_bits_are_refused_not_crashed_on() -> None:
+    """Python refuses int strings over 4,300 digits (ValueError); JSON cannot print a
+    hex literal of 5,000 digits either. Both are graded parse failures."""
+    decimal = reason(HEAD + f"data:\n  x: {'1' * 5000}\n")
+    assert "(5000 characters) at line 6 is out of range" in decimal
+    hexa = reason(HEAD + f"data:\n  x: 0x{'f' * 5000}\n")
+    assert "(5002 characters) at line 6 is out of range" in hexa
+    assert "out of range" in reason(HEAD + f"data:\n  x: !!int {'9' * 5000}\n")
+    assert "out of range" in reason(f"{'7' * 5000}: key\n" + HEAD)
+
+
+def test_integers_keep_go_yaml_v2_ranges() -> None:
+    spec = parse(
+        HEAD + "spec:\n  a: 9223372036854775807\n  b: -9223372036854775808\n"
+        "  c: 18446744073709551615\n  d: 18446744073709551616\n  e: 0xffffffffffffffff\n"
+        "  f: 1234567890123456789012345\n"
+    )[0]["spec"]
+    assert spec["a"] == 2**63 - 1 and spec["b"] == -(2**63) and spec["c"] == 2**64 - 1
+    # Beyond uint64, go-yaml falls back to ParseFloat, and encoding/json writes that
+    # float64 without an exponent below 1e21.
+    assert spec["d"] == 2**64
+    assert spec["e"] == 2**64 - 1
+    assert spec["f"] == 1.2345678901234568e24 and isinstance(spec["f"], float)
+    assert "out of range" in reason(HEAD + "spec:\n  x: 0x1ffffffffffffffff\n")
+
+
+def test_deep_nesting_is_refused_before_json_encoding_recurses() -> None:
+    why = reason(HEAD + "data:\n  x: " + "[" * 990 + "]" * 990 + "\n")
+    assert "nests deeper than 64 levels at line 6" in why
+    assert parse(HEAD + "data:\n  x: " + "[" * 40 + "]" * 40 + "\n")  # deep but sane
+
+
+def test_expanded_size_stops_a_store_too_large_alias_fan_out() -> None:
+    """8 aliases to a 250 KB string would reach etcd's request limit (HTTP 500)."""
+    text = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: big\n"
+        f"x: &s '{'a' * 250_000}'\n"
+        "rules:\n"
+        + "".join("- {verbs: [get], resourceNames: [*s], apiGroups: ['']}\n" for _ in range(8))
+    )
+    assert "of scalar text" in reason(text)

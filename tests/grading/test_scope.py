@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubebench.cluster.client import ResourceInfo
-from kubebench.grading.extract import YamlBlock
+from kubebench.grading.extract import YamlBlock, extract_yaml
 from kubebench.grading.parse import parse_documents
 from kubebench.grading.scope import check_scope
 from tests.grading.builders import role_task
@@ -63,3 +65,67 @@ def test_namespace_documents_must_be_named_by_the_task() -> None:
 def test_same_kind_name_in_another_group_is_refused() -> None:
     evil = "apiVersion: evil.example/v1\nkind: Role\nmetadata: {name: r, namespace: team-a}\n"
     assert "serves a different Role than the task allows" in reasons(evil)[0]
+
+
+def binding(subject_kind: str, subject: str, role: str = "pod-reader") -> str:
+    return (
+        f"apiVersion: {RBAC}/v1\nkind: RoleBinding\nmetadata: {{name: b, namespace: team-a}}\n"
+        f"roleRef: {{apiGroup: {RBAC}, kind: ClusterRole, name: {role}}}\n"
+        f"subjects: [{{kind: {subject_kind}, name: '{subject}', apiGroup: {RBAC}}}]\n"
+    )
+
+
+SYSTEM_SUBJECTS = [
+    ("User", "system:anonymous"),
+    ("Group", "system:unauthenticated"),
+    ("Group", "system:authenticated"),
+    ("Group", "system:masters"),
+    ("Group", "system:serviceaccounts"),
+    ("Group", "system:serviceaccounts:team-a"),
+    ("Group", "system:nodes"),
+    ("User", "system:node:worker-1"),
+    ("User", "system:kube-controller-manager"),
+]
+
+
+@pytest.mark.parametrize(("kind", "name"), SYSTEM_SUBJECTS)
+def test_bindings_to_system_users_and_groups_are_refused(kind: str, name: str) -> None:
+    [why] = reasons(binding(kind, name), allowed_kinds=["RoleBinding"])
+    assert f"binds {kind} {name}, a system user or group the task does not ask for" in why
+
+
+def test_cluster_admin_binding_is_refused_unless_the_task_binds_it() -> None:
+    answer = binding("User", "jane", role="cluster-admin")
+    [why] = reasons(answer, allowed_kinds=["RoleBinding"])
+    assert why.endswith("binds cluster-admin, which the task does not ask for")
+    assert reasons(answer, allowed_kinds=["RoleBinding"], reference=answer) == []
+    asked = binding("Group", "system:authenticated")
+    assert reasons(asked, allowed_kinds=["RoleBinding"], reference=asked) == []
+
+
+def test_roles_equivalent_to_cluster_admin_are_refused() -> None:
+    everything = (
+        f"apiVersion: {RBAC}/v1\nkind: Role\nmetadata: {{name: r, namespace: team-a}}\n"
+        "rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n"
+    )
+    [why] = reasons(everything)
+    assert "grants every verb on every resource, which amounts to cluster-admin" in why
+    impersonate = everything.replace(
+        "resources: ['*'], verbs: ['*']", "resources: [groups], verbs: [impersonate]"
+    )
+    [why] = reasons(impersonate)
+    assert "grants the impersonate verb" in why
+    # A wildcard short of everything is the expectations' business, not the scope's.
+    assert reasons(everything.replace("apiGroups: ['*']", "apiGroups: ['']")) == []
+
+
+def test_no_shipped_task_reference_is_refused_by_its_own_scope() -> None:
+    from kubebench.tasks.loader import load_tasks
+
+    for split in ("test", "dev"):
+        for task in load_tasks(split=split):
+            docs = parse_documents(extract_yaml(task.reference).blocks)
+            privileged = [
+                v.reason for v in check_scope(docs, task, {}) if "does not ask for" in v.reason
+            ]
+            assert privileged == [], (task.id, privileged)

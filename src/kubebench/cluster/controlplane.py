@@ -1,15 +1,15 @@
 """A local control plane: etcd, kube-apiserver and kube-controller-manager as children.
 
-Modelled on controller-runtime's envtest: a few process objects, free ports, a temporary
-folder for data and certificates, readiness polled with deadlines, and a stop that
-always runs.
+Modelled on controller-runtime's envtest: a few process objects, free ports, a private
+folder for data and certificates (see `workdirs`), readiness polled with deadlines, and a
+stop that always runs. Nothing listens beyond 127.0.0.1, the API server refuses
+anonymous requests, and etcd accepts only the API server's client certificate.
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +23,7 @@ from kubebench.cluster.client import ssl_context
 from kubebench.cluster.kubeconfig import Connection, write_kubeconfig
 from kubebench.cluster.pki import PkiPaths, write_pki
 from kubebench.cluster.processes import ManagedProcess
+from kubebench.cluster.workdirs import new_workdir
 from kubebench.errors import InfrastructureError, KubeBenchError, UserError
 
 
@@ -65,6 +66,7 @@ class ControlPlane:
         self.root: Path | None = None
         self.pki: PkiPaths | None = None
         self.port = 0
+        self.etcd_url = ""
         self.processes: list[ManagedProcess] = []
         self.kubeconfig_path: Path | None = None
         self.startup_seconds: float | None = None
@@ -161,13 +163,12 @@ class ControlPlane:
 
     def _start_once(self) -> None:
         assert self.binaries is not None
-        if self._root_parent is not None:
-            self._root_parent.mkdir(parents=True, exist_ok=True)
-        self.root = Path(tempfile.mkdtemp(prefix="kubebench-cp-", dir=self._root_parent))
+        self.root = new_workdir(self._root_parent)
         (self.root / "logs").mkdir()
         self.pki = write_pki(self.root / "pki")
         self.port = self.requested_port or free_port()
         etcd_client, etcd_peer, kcm_port = free_port(), free_port(), free_port()
+        self.etcd_url = f"https://{defaults.BIND_ADDRESS}:{etcd_client}"
         self.kubeconfig_path = write_kubeconfig(self.root / "kubeconfig", self.connection)
 
         self.processes = [self._etcd(etcd_client, etcd_peer), self._apiserver(etcd_client)]
@@ -185,8 +186,12 @@ class ControlPlane:
 
     def _etcd(self, client_port: int, peer_port: int) -> ManagedProcess:
         assert self.binaries is not None and self.root is not None
-        client = f"http://{defaults.BIND_ADDRESS}:{client_port}"
-        peer = f"http://{defaults.BIND_ADDRESS}:{peer_port}"
+        assert self.pki is not None
+        pki = self.pki
+        # TLS with client certificates on both listeners: only the API server (client)
+        # and etcd itself (peer) hold a certificate etcd's own CA signed.
+        client = f"https://{defaults.BIND_ADDRESS}:{client_port}"
+        peer = f"https://{defaults.BIND_ADDRESS}:{peer_port}"
         return ManagedProcess(
             "etcd",
             [
@@ -198,6 +203,14 @@ class ControlPlane:
                 f"--listen-peer-urls={peer}",
                 f"--initial-advertise-peer-urls={peer}",
                 f"--initial-cluster=default={peer}",
+                f"--cert-file={pki.etcd_server_cert}",
+                f"--key-file={pki.etcd_server_key}",
+                f"--trusted-ca-file={pki.etcd_ca_cert}",
+                "--client-cert-auth=true",
+                f"--peer-cert-file={pki.etcd_server_cert}",
+                f"--peer-key-file={pki.etcd_server_key}",
+                f"--peer-trusted-ca-file={pki.etcd_ca_cert}",
+                "--peer-client-cert-auth=true",
                 "--unsafe-no-fsync=true",
                 "--log-level=warn",
             ],
@@ -211,7 +224,10 @@ class ControlPlane:
             "kube-apiserver",
             [
                 str(self.binaries.kube_apiserver),
-                f"--etcd-servers=http://{defaults.BIND_ADDRESS}:{etcd_port}",
+                f"--etcd-servers=https://{defaults.BIND_ADDRESS}:{etcd_port}",
+                f"--etcd-cafile={pki.etcd_ca_cert}",
+                f"--etcd-certfile={pki.etcd_client_cert}",
+                f"--etcd-keyfile={pki.etcd_client_key}",
                 f"--secure-port={self.port}",
                 f"--bind-address={defaults.BIND_ADDRESS}",
                 f"--advertise-address={defaults.BIND_ADDRESS}",
@@ -219,6 +235,9 @@ class ControlPlane:
                 f"--tls-cert-file={pki.serving_cert}",
                 f"--tls-private-key-file={pki.serving_key}",
                 f"--client-ca-file={pki.ca_cert}",
+                # Every request must authenticate (the readiness probes use the admin
+                # certificate): no anonymous user an answer's binding could empower.
+                "--anonymous-auth=false",
                 f"--service-cluster-ip-range={defaults.SERVICE_CLUSTER_IP_RANGE}",
                 "--authorization-mode=RBAC",
                 f"--service-account-issuer={defaults.SERVICE_ACCOUNT_ISSUER}",

@@ -1,7 +1,9 @@
 """Certificates and keys for a local control plane, generated in Python.
 
 ECDSA P-256 throughout: key generation takes microseconds, so a cold start spends no
-time on cryptography.
+time on cryptography. etcd has a CA of its own: only a certificate it signed (the API
+server's etcd client certificate) can reach etcd, and no certificate of the cluster CA
+(the admin's included) is accepted there.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ class PkiPaths:
     admin_key: Path
     sa_public_key: Path
     sa_private_key: Path
+    etcd_ca_cert: Path
+    etcd_server_cert: Path  # serving and peer certificate of etcd (127.0.0.1)
+    etcd_server_key: Path
+    etcd_client_cert: Path  # the API server's client certificate for etcd
+    etcd_client_key: Path
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -114,6 +121,11 @@ def write_pki(folder: Path) -> PkiPaths:
         admin_key=folder / "admin.key",
         sa_public_key=folder / "sa.pub",
         sa_private_key=folder / "sa.key",
+        etcd_ca_cert=folder / "etcd-ca.crt",
+        etcd_server_cert=folder / "etcd-server.crt",
+        etcd_server_key=folder / "etcd-server.key",
+        etcd_client_cert=folder / "etcd-client.crt",
+        etcd_client_key=folder / "etcd-client.key",
     )
     ca_key = _key()
     ca_name = _name("kubebench-ca")
@@ -122,13 +134,14 @@ def write_pki(folder: Path) -> PkiPaths:
     _write_key(paths.ca_key, ca_key)
 
     serving_key = _key()
+    loopback = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
     sans: list[x509.GeneralName] = [
         x509.DNSName("localhost"),
         x509.DNSName("kubernetes"),
         x509.DNSName("kubernetes.default"),
         x509.DNSName("kubernetes.default.svc"),
         x509.DNSName("kubernetes.default.svc.cluster.local"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        loopback,
         x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
     ]
     serving = _cert(
@@ -161,4 +174,34 @@ def write_pki(folder: Path) -> PkiPaths:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
+    _write_etcd_pki(paths, loopback)
     return paths
+
+
+def _write_etcd_pki(paths: PkiPaths, loopback: x509.GeneralName) -> None:
+    ca_key = _key()
+    ca_name = _name("kubebench-etcd-ca")
+    # Its key is never written: nothing needs to sign for etcd after start-up.
+    _write_cert(paths.etcd_ca_cert, _cert(ca_name, ca_key, ca_name, ca_key, ca=True))
+    server_key = _key()
+    server = _cert(
+        _name("etcd"),
+        server_key,
+        ca_name,
+        ca_key,
+        # The same certificate serves clients and peers, and dials peers.
+        usages=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        sans=[x509.DNSName("localhost"), loopback],
+    )
+    _write_cert(paths.etcd_server_cert, server)
+    _write_key(paths.etcd_server_key, server_key)
+    client_key = _key()
+    client = _cert(
+        _name("kube-apiserver-etcd-client"),
+        client_key,
+        ca_name,
+        ca_key,
+        usages=[ExtendedKeyUsageOID.CLIENT_AUTH],
+    )
+    _write_cert(paths.etcd_client_cert, client)
+    _write_key(paths.etcd_client_key, client_key)

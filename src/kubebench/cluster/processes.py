@@ -135,3 +135,12 @@ def pid_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return True
     return state != "Z"
+
+
+def process_start_time(pid: int) -> str | None:
+    """When the process started, in clock ticks since boot (None when it is gone): with
+    the PID, it names one process even after the PID is reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None

@@ -30,7 +30,6 @@ def running_connection() -> Connection | None:
     state = read_state()
     if state is None or not state.alive():
         return None
-    # Its kubeconfig names certificate files, so no temporary files need cleaning up.
     return replace(load_kubeconfig(Path(state.kubeconfig)), managed=True)
 
 
@@ -46,11 +45,7 @@ def cluster_connection(
     if kubeconfig is not None or context is not None:
         conn = load_kubeconfig(kubeconfig, context)
         require_write_permission(conn, allow_external_writes)
-        try:
-            yield conn
-        finally:
-            for tmp in conn._temp_files:
-                tmp.unlink(missing_ok=True)
+        yield conn  # inline key material stays in memory: nothing to clean up
         return
     if (running := running_connection()) is not None:
         yield running

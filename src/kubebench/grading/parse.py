@@ -10,7 +10,8 @@ sees what `kubectl apply` would have sent.
 Safety: the document is built from libyaml's event stream (no recursive composer),
 aliases share objects instead of copying them, and every node and scalar byte is counted
 with aliases expanded, so a billion-laughs answer stops after a bounded amount of work.
-Duplicate keys, unknown tags, non-mapping documents and too many documents are errors.
+Duplicate keys, unknown tags, non-mapping documents, too many documents, nesting deeper
+than any Kubernetes object and numbers beyond 64 bits are errors.
 Every failure raises `AnswerParseError` with one line a person can act on.
 """
 
@@ -72,6 +73,7 @@ class ParseLimits:
     max_documents: int = defaults.MAX_DOCUMENTS
     max_nodes: int = defaults.MAX_YAML_NODES
     max_expanded_bytes: int = defaults.MAX_YAML_EXPANDED_BYTES
+    max_depth: int = defaults.MAX_YAML_DEPTH
 
 
 @dataclass(frozen=True)
@@ -155,18 +157,38 @@ def _human_bytes(size: int) -> str:
 # -- scalars ----------------------------------------------------------------------------
 
 
-def _parse_int(text: str) -> int | None:
+# go-yaml v2 keeps an integer only when it fits an int64 or a uint64.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_OUT_OF_RANGE = object()
+
+
+def _parse_int(text: str) -> int | object | None:
+    """The integer a plain scalar means, None when it is not one, or `_OUT_OF_RANGE`
+    (never converted: Python refuses int strings over 4,300 digits, and no 64-bit
+    integer has more than 64)."""
     plain = text.replace("_", "")
     if not _INT.fullmatch(plain):
         return None
     sign = -1 if plain[0] == "-" else 1
     digits = plain.lstrip("+-")
+    base = 10
     if digits[:2].lower() in ("0b", "0o", "0x"):
-        base = {"b": 2, "o": 8, "x": 16}[digits[1].lower()]
-        return sign * int(digits[2:], base)
-    if len(digits) > 1 and digits[0] == "0":
-        return sign * int(digits, 8)
-    return sign * int(digits)
+        base, digits = {"b": 2, "o": 8, "x": 16}[digits[1].lower()], digits[2:]
+    elif len(digits) > 1 and digits[0] == "0":
+        base = 8
+    if len(digits.lstrip("0")) > 64:
+        return _OUT_OF_RANGE
+    value = sign * int(digits, base)
+    return value if _INT_MIN <= value <= _INT_MAX else _OUT_OF_RANGE
+
+
+def _out_of_range(text: str, line: int) -> AnswerParseError:
+    shown = text if len(text) <= 24 else f"{text[:12]}...{text[-6:]}"
+    where = f" at line {line}" if line else ""
+    return AnswerParseError(
+        f"number {shown} ({len(text)} characters){where} is out of range: Kubernetes "
+        "objects hold 64-bit integers"
+    )
 
 
 def _go_timestamp(text: str) -> str | None:
@@ -204,8 +226,9 @@ def _json_number(value: float) -> float | int:
     return value
 
 
-def _resolve_plain(text: str) -> Any:
-    """A plain (unquoted, untagged) scalar, resolved as go-yaml v2 does."""
+def _resolve_plain(text: str, line: int = 0) -> Any:
+    """A plain (unquoted, untagged) scalar, resolved as go-yaml v2 does, except that a
+    number beyond 64 bits and float range is refused (go-yaml would keep it a string)."""
     if text in _NULLS:
         return None
     if text in _BOOLS:
@@ -218,9 +241,16 @@ def _resolve_plain(text: str) -> Any:
     if first in "0123456789+-":
         if first not in "+-" and (stamp := _go_timestamp(text)) is not None:
             return stamp
-        if (number := _parse_int(text)) is not None:
-            return number
+        number = _parse_int(text)
         plain = text.replace("_", "")
+        if number is _OUT_OF_RANGE:
+            # As go-yaml: a decimal too long for an integer may still be a float.
+            as_float = float(plain) if _FLOAT.fullmatch(plain) else math.inf
+            if not math.isfinite(as_float):
+                raise _out_of_range(text, line)
+            return _json_number(as_float)
+        if number is not None:
+            return number
         if _FLOAT.fullmatch(plain):
             return _json_number(float(plain))
     return text
@@ -230,7 +260,7 @@ def _resolve_tagged(text: str, tag: str, line: int) -> Any:
     short = tag.replace(_TAG, "!!")
     if tag in ("!", f"{_TAG}str"):
         return text
-    value = _resolve_plain(text)
+    value = _resolve_plain(text, line)
     number = isinstance(value, int | float) and not isinstance(value, bool)
     accepts = {
         f"{_TAG}null": value is None,
@@ -313,7 +343,7 @@ class _DocumentBuilder:
         line = self.line(event)
         if isinstance(event, ev.ScalarEvent):
             if event.tag is None and event.implicit[0]:
-                value = _resolve_plain(event.value)
+                value = _resolve_plain(event.value, line)
             elif event.tag is None:
                 value = event.value
             else:
@@ -337,6 +367,11 @@ class _DocumentBuilder:
                 short = str(event.tag).replace(_TAG, "!!")
                 raise AnswerParseError(f"unsupported YAML tag {short} at line {line}")
             self.budget.spend(1, 0, line)
+            if len(self.stack) >= self.budget.limits.max_depth:
+                raise AnswerParseError(
+                    f"YAML nests deeper than {self.budget.limits.max_depth} levels at line "
+                    f"{line}: no Kubernetes object is that deep"
+                )
             if event.anchor:
                 self.open_anchors.add(event.anchor)
             self.stack.append(_Frame({} if is_map else [], event.anchor, line))

@@ -35,6 +35,7 @@ from kubebench.grading.sandbox import (
     AttemptPlan,
     ObjectId,
     Sandbox,
+    controller_kinds,
     object_id,
     server_state,
     sweep_resources,
@@ -82,6 +83,8 @@ def plan_attempt(
 ) -> AttemptPlan:
     """Every name the attempt may touch: the task's and the answer's."""
     plan = AttemptPlan(namespaces=set(task.namespaces))
+    for obj in [*task.setup, *(doc.obj for doc in documents)]:
+        plan.kinds.add((str(obj.get("apiVersion")), str(obj.get("kind"))))
     for obj in task.setup:
         if (oid := object_id(obj, resources)) is not None:
             plan.add(oid)
@@ -140,9 +143,10 @@ class _Attempt:
         if (api_version, kind) not in self.resources:
             return False, unknown_kind_response(api_version, kind).message, []
         deadline = time.monotonic() + defaults.NAMESPACE_CACHE_LAG_S
+        sent = self.sandbox.labelled(obj)
         while True:
             try:
-                resp = await self.kube.apply(dict(obj), dry_run=dry_run)
+                resp = await self.kube.apply(sent, dry_run=dry_run)
             except (InfrastructureError, asyncio.CancelledError):
                 # The server may have written the object even though no answer came back
                 # (a cancelled attempt, too): cleanup must then look for it by name.
@@ -374,7 +378,9 @@ async def grade_answer(
 
     content_kinds = {*task.allowed_kinds, *(str(o.get("kind")) for o in task.setup)}
     sandbox = Sandbox(
-        kube, plan_attempt(task, documents, resources), sweep_resources(content_kinds, resources)
+        kube,
+        plan_attempt(task, documents, resources),
+        sweep_resources(content_kinds, resources, controller_kinds(kube)),
     )
     attempt = _Attempt(task, kube, sandbox, documents, results, resources)
     stage, reason, runtime_valid = Stage.dry_run, "", False
@@ -382,9 +388,9 @@ async def grade_answer(
     infrastructure_error: str | None = None
     cleanup_error: str | None = None
     try:
-        await sandbox.acquire()
-        clock.lap("lock_wait")
         try:
+            await sandbox.acquire()  # the grader Lease, then the names
+            clock.lap("lock_wait")
             foreign = await sandbox.prepare()
             clock.lap("baseline")
             if foreign:
@@ -396,6 +402,11 @@ async def grade_answer(
                 )
             else:
                 stage, reason, runtime_valid, expectations = await attempt.run(clock)
+            if not sandbox.lease_intact():
+                raise InfrastructureError(
+                    "another KubeBench process took the grader Lease over during the "
+                    "attempt (this one stalled past its renewal?): not graded; retry"
+                )
         except InfrastructureError as exc:
             infrastructure_error = exc.one_line()
             stage, reason = attempt.stage, infrastructure_error

@@ -11,12 +11,17 @@ Objects that existed before KubeBench (no `kubebench` field manager on them: kub
 `default`, the `cluster-admin` ClusterRole, ...) are foreign: never written, never deleted.
 An answer that would write one is refused as out of scope.
 
-One process grades on a cluster at a time: the locks and what is known are per process.
+Every object an attempt writes carries the label `kubebench.io/attempt`. One process
+grades on a cluster at a time, through the grader Lease (`grader_lease`): the locks and
+what is known are per process, and a process that takes the Lease over from another
+first removes every labelled object (what a killed grader left, generateName objects
+included); no live grader's objects exist then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import weakref
 from collections.abc import Iterable, Mapping
@@ -26,8 +31,9 @@ from typing import Any
 from kubebench import defaults
 from kubebench.cluster.client import ApiResponse, KubeClient, ResourceInfo
 from kubebench.errors import InfrastructureError
+from kubebench.grading.grader_lease import GraderLease
 from kubebench.grading.locks import HeldNames, NameLocks
-from kubebench.grading.scope import group_of, is_namespaced
+from kubebench.grading.scope import KNOWN_KINDS, group_of, is_namespaced
 
 _NS_FINALIZER = "kubernetes"
 # Consecutive reads that must find a pending deletion done (see _wait_objects_gone).
@@ -103,6 +109,8 @@ class AttemptPlan:
     namespaces: set[str] = field(default_factory=set)
     objects: set[ObjectId] = field(default_factory=set)  # not Namespaces
     answer_writes: set[ObjectId] = field(default_factory=set)
+    # (apiVersion, kind) of everything setup and the answer write, named or generated.
+    kinds: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, oid: ObjectId) -> None:
         if oid.is_namespace:
@@ -191,6 +199,8 @@ class ServerState:
     dirty: set[str] = field(default_factory=set)
     namespaces: NamespaceWaiter = field(default_factory=NamespaceWaiter)
     cleanup_errors: list[str] = field(default_factory=list)  # from background cleanups
+    grader: GraderLease = field(default_factory=GraderLease)
+    attempts: itertools.count[int] = field(default_factory=itertools.count)
     # One LIST per collection, on first need: name -> the live object when KubeBench
     # wrote it (a leftover), None when it is foreign.
     _snapshots: dict[str, asyncio.Future[dict[str, dict[str, Any] | None]]] = field(
@@ -216,6 +226,14 @@ class ServerState:
             if self._snapshots.get(key) is future:
                 del self._snapshots[key]  # the next attempt lists again
             raise
+
+    async def take_over(self, kube: KubeClient) -> None:
+        """Another process may have graded since this one last held the Lease: forget
+        what is known about names (foreign objects stay foreign) and sweep leftovers."""
+        self.absent.clear()
+        self.dirty.clear()
+        self._snapshots.clear()
+        await sweep_labelled(kube, self)
 
 
 _STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerState]] = (
@@ -350,18 +368,28 @@ async def _wait_objects_gone(kube: KubeClient, oids: list[ObjectId], deadline: f
     return [oid.describe() for oid, n in streak.items() if n < _ABSENT_CHECKS]
 
 
-# Kinds that controllers create in every new namespace: the `default` ServiceAccount
-# and the `kube-root-ca.crt` ConfigMap. (Events are not swept: no grader reads them, and
-# the API server expires them.)
+# Kinds that controllers create in every new namespace of a cluster: the `default`
+# ServiceAccount and the `kube-root-ca.crt` ConfigMap. KubeBench's own control plane
+# runs neither controller (no task reads them; each cost a create, and a collection
+# delete per teardown), so there only what an attempt wrote needs emptying. (Events are
+# not swept: no grader reads them, and the API server expires them.)
 CONTROLLER_KINDS = frozenset({"ServiceAccount", "ConfigMap"})
 
 
+def controller_kinds(kube: KubeClient) -> frozenset[str]:
+    """What controllers add to every namespace of the cluster behind `kube`."""
+    return frozenset() if kube.conn.managed else CONTROLLER_KINDS
+
+
 def sweep_resources(
-    kinds: Iterable[str], resources: Mapping[tuple[str, str], ResourceInfo]
+    kinds: Iterable[str],
+    resources: Mapping[tuple[str, str], ResourceInfo],
+    extra: Iterable[str] = CONTROLLER_KINDS,
 ) -> list[ResourceInfo]:
     """One namespaced collection per kind (any served version) that supports
-    deletecollection: what a namespace teardown empties."""
-    wanted = set(kinds) | CONTROLLER_KINDS
+    deletecollection: what a namespace teardown empties (`kinds` and `extra`, the
+    kinds controllers add)."""
+    wanted = set(kinds) | set(extra)
     chosen: dict[tuple[str, str], ResourceInfo] = {}
     for info in resources.values():
         if info.kind in wanted and info.namespaced and "deletecollection" in info.verbs:
@@ -481,6 +509,49 @@ async def remove_objects(
         await await_removal(kube, state, pending, timeout_s=timeout_s)
 
 
+def labelled(obj: Mapping[str, Any], value: str) -> dict[str, Any]:
+    """The object with the attempt label added (unchanged when its metadata or labels
+    are not mappings: the server then refuses it as the answer wrote it)."""
+    meta = obj.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict) or not isinstance(labels, dict | None):
+        return dict(obj)
+    return {
+        **obj,
+        "metadata": {**meta, "labels": {**(labels or {}), defaults.ATTEMPT_LABEL: value}},
+    }
+
+
+def _cluster_wide_path(info: ResourceInfo) -> str:
+    base = f"/apis/{info.group}/{info.version}" if info.group else f"/api/{info.version}"
+    return f"{base}/{info.plural}"
+
+
+async def sweep_labelled(kube: KubeClient, state: ServerState) -> None:
+    """Remove every object an attempt labelled, in every namespace: only when this
+    process holds the grader Lease and runs no attempt, so they are all leftovers."""
+    resources = await kube.discover()
+    kinds: dict[tuple[str, str], ResourceInfo] = {}
+    for info in resources.values():
+        if info.kind in KNOWN_KINDS and "list" in info.verbs:
+            kinds.setdefault((info.group, info.kind), info)
+    params = {"labelSelector": defaults.ATTEMPT_LABEL}
+    listed = await asyncio.gather(
+        *(kube.request("GET", _cluster_wide_path(info), params=params) for info in kinds.values())
+    )
+    targets: dict[ObjectId, Mapping[str, Any] | None] = {}
+    for info, resp in zip(kinds.values(), listed, strict=True):
+        if not resp.ok:
+            raise InfrastructureError(f"cannot list {info.plural}: {resp.message}")
+        for item in (resp.body or {}).get("items") or []:
+            meta = item.get("metadata") or {}
+            namespace = meta.get("namespace") if info.namespaced else None
+            targets[ObjectId(info.api_version, info.kind, meta["name"], namespace)] = item
+    if targets:
+        pending = await issue_removal(kube, targets, sweep_resources(KNOWN_KINDS, resources))
+        await await_removal(kube, state, pending)
+
+
 # -- one attempt ------------------------------------------------------------------------
 
 
@@ -504,6 +575,8 @@ class Sandbox:
         # Set when a request failed without an answer: what exists is then unknown, so
         # cleanup deletes every name of the plan instead of only what was tracked.
         self.uncertain = False
+        self.label = ""  # the value of the attempt label on what it writes
+        self._epoch: int | None = None  # of the grader Lease, while this attempt holds it
 
     # The names whose existence the baseline must know: namespaces, cluster-scoped
     # objects, and objects inside foreign namespaces (those are not deleted wholesale).
@@ -519,8 +592,29 @@ class Sandbox:
         return oid.state_key in self.state.foreign
 
     async def acquire(self) -> None:
-        """Take the locks of every name in the plan."""
-        self.held = await self.state.locks.acquire(self.plan.lock_keys())
+        """Hold the grader Lease, then take the locks of every name in the plan."""
+        grader = self.state.grader
+        self._epoch = await grader.enter(self.kube, lambda: self.state.take_over(self.kube))
+        self.label = f"{grader.label}-{next(self.state.attempts)}"
+        try:
+            self.held = await self.state.locks.acquire(self.plan.lock_keys())
+        except BaseException:
+            await asyncio.shield(self._exit_grader())
+            raise
+
+    async def _exit_grader(self) -> None:
+        if self._epoch is not None:
+            self._epoch = None
+            await self.state.grader.exit(self.kube)
+
+    def lease_intact(self) -> bool:
+        """Whether this process held the grader Lease throughout the attempt (if not,
+        another grader may have written the same names: the verdict cannot stand)."""
+        return self._epoch is not None and self.state.grader.still_held(self._epoch)
+
+    def labelled(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """`obj` as this attempt writes it: with its attempt label."""
+        return labelled(obj, self.label)
 
     async def _probe(self, oid: ObjectId) -> tuple[ObjectId, str, dict[str, Any] | None]:
         """(oid, "absent" | "ours" | "foreign", the live object when ours)."""
@@ -600,7 +694,35 @@ class Sandbox:
         if self.held is None:
             return []
         self.targets = self._cleanup_targets()
-        return await issue_removal(self.kube, self.targets, self.sweep)
+        sweep = self.sweep
+        if self.uncertain:
+            self.targets.update(await self._labelled_by_this_attempt())
+        elif sweep is not None:
+            # Every write that succeeded is tracked: only the kinds written (and those
+            # controllers create in every namespace) can hold anything to empty.
+            written = {oid.kind for oid in self.written} | controller_kinds(self.kube)
+            sweep = [info for info in sweep if info.kind in written]
+        return await issue_removal(self.kube, self.targets, sweep)
+
+    async def _labelled_by_this_attempt(self) -> dict[ObjectId, Mapping[str, Any] | None]:
+        """What carries this attempt's label (a write whose answer was lost may have
+        made an object of a generated name), in the kinds it may have written."""
+        found: dict[ObjectId, Mapping[str, Any] | None] = {}
+        params = {"labelSelector": f"{defaults.ATTEMPT_LABEL}={self.label}"}
+        for api_version, kind in sorted(self.plan.kinds):
+            info = await self.kube.resource(api_version, kind)
+            if info is None:
+                continue
+            resp = await self.kube.request("GET", _cluster_wide_path(info), params=params)
+            if not resp.ok:
+                raise InfrastructureError(f"cannot list {info.plural}: {resp.message}")
+            for item in (resp.body or {}).get("items") or []:
+                meta = item.get("metadata") or {}
+                namespace = meta.get("namespace") if info.namespaced else None
+                oid = ObjectId(info.api_version, info.kind, meta["name"], namespace)
+                if oid.state_key not in self.state.foreign:
+                    found[oid] = item
+        return found
 
     async def finish_cleanup(self, pending: list[ObjectId], error: str | None = None) -> str | None:
         """Wait for pending deletions, remember the names as absent, give the locks back.
@@ -623,4 +745,8 @@ class Sandbox:
                 self.state.dirty.update(keys)
             self.held.release()
             self.held = None
+            try:
+                await self._exit_grader()
+            except Exception as exc:  # finish_cleanup never raises
+                error = error or repr(exc)
         return error
