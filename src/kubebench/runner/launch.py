@@ -22,6 +22,7 @@ from kubebench.cluster.client import KubeClient
 from kubebench.cluster.kubeconfig import Connection
 from kubebench.errors import UserError
 from kubebench.models.base import ChatMessage, GenerationConfig, ModelProvider
+from kubebench.models.options import strip_userinfo
 from kubebench.runner.cache import ResponseCache
 from kubebench.runner.pipeline import (
     AttemptPipeline,
@@ -265,7 +266,7 @@ async def execute_run(
             store = prepared.store
             if store is None:
                 prepared.meta.kubernetes_version = server_version
-                prepared.meta.cluster = conn.server
+                prepared.meta.cluster = strip_userinfo(conn.server)
                 store = RunStore.create(prepared.run_dir, prepared.meta)
                 store.lock()
                 prepared.store = store
