@@ -20,10 +20,11 @@ import kubebench
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
 from kubebench.cluster.kubeconfig import Connection
-from kubebench.errors import UserError
+from kubebench.errors import InfrastructureError, UserError
 from kubebench.models.base import ChatMessage, GenerationConfig, ModelProvider
 from kubebench.models.options import strip_userinfo
 from kubebench.runner.cache import ResponseCache
+from kubebench.runner.circuit import ClusterCircuitBreaker
 from kubebench.runner.pipeline import (
     AttemptPipeline,
     Concurrency,
@@ -254,9 +255,16 @@ async def execute_run(
     use_cache: bool = True,
     on_record: Callable[[AttemptRecord], None] = lambda _: None,
     grade: GradeFn | None = None,
+    health_probe: bool = True,
 ) -> RunStore:
     """Run every planned attempt against the cluster at `conn`, storing each as it
-    finishes. Creates the run folder for a new run. Returns the store (still open)."""
+    finishes. Creates the run folder for a new run. Returns the store (still open).
+
+    A circuit breaker watches the cluster (`health_probe`): when it stops answering, the
+    run stops within seconds with an InfrastructureError; the attempts it cut off are
+    not recorded, and `--resume` does them."""
+    from kubebench.cluster.health import probe_api_server
+
     concurrency = concurrency or Concurrency()
     cache = ResponseCache(defaults.response_cache_path()) if use_cache else None
     max_conn = max(64, 4 * concurrency.grading)
@@ -270,6 +278,13 @@ async def execute_run(
                 store = RunStore.create(prepared.run_dir, prepared.meta)
                 store.lock()
                 prepared.store = store
+            breaker = (
+                ClusterCircuitBreaker(
+                    lambda: probe_api_server(kube), where=strip_userinfo(conn.server)
+                )
+                if health_probe
+                else None
+            )
             pipeline = AttemptPipeline(
                 provider=prepared.provider,
                 generation=prepared.meta.generation,
@@ -282,13 +297,27 @@ async def execute_run(
                 judge=_judge_stage(prepared.judge) if prepared.judge else None,
                 concurrency=concurrency,
                 retry=retry,
+                breaker=breaker,
             )
             started = time.monotonic()
             try:
                 await pipeline.run(prepared.planned)
+            except InfrastructureError as exc:
+                if breaker is not None and breaker.tripped:
+                    exc.hint = (
+                        f"`kubebench run --resume {prepared.run_dir}` redoes every attempt not "
+                        "graded, once the cluster is back (`kubebench cluster status`)"
+                    )
+                raise
             finally:
-                # Also on Ctrl-C: the attempts in flight leave nothing behind.
-                prepared.cleanup_errors = await _settle_cleanups(kube)
+                # Also on Ctrl-C: the attempts in flight leave nothing behind. On a dead
+                # cluster the cleanups cannot finish: wait only briefly, then give up.
+                grace = defaults.CANCEL_CLEANUP_GRACE_S if breaker and breaker.tripped else None
+                try:
+                    async with asyncio.timeout(grace):
+                        prepared.cleanup_errors = await _settle_cleanups(kube)
+                except TimeoutError:
+                    prepared.cleanup_errors = ["cleanup stopped: the cluster is not answering"]
             prepared.seconds = time.monotonic() - started
     finally:
         if cache is not None:

@@ -3,7 +3,9 @@ joined by bounded queues, each stage with its own concurrency.
 
 Model failures are graded; infrastructure failures (a provider's or the API server's)
 are retried with backoff and, when they persist, recorded apart so that `--resume`
-retries them from the stage that failed, reusing whatever finished before it.
+retries them from the stage that failed, reusing whatever finished before it. A dead
+cluster is not left to each attempt: the run's `ClusterCircuitBreaker` watches it and
+stops the whole run (see runner/circuit.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kubebench.errors import InfrastructureError
 from kubebench.grading.verdict import Verdict
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig, ModelProvider
 from kubebench.runner.cache import ResponseCache, cache_key, is_cacheable
+from kubebench.runner.circuit import ClusterCircuitBreaker
 from kubebench.runner.records import AttemptRecord, InfrastructureStage, attempt_key, utc_now
 from kubebench.tasks.schema import Task
 
@@ -95,13 +98,17 @@ async def with_retries(
     call: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     failure: Callable[[T], str | None] = lambda _: None,
+    before_retry: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[T | None, str | None, int]:
     """Run `call`, retrying InfrastructureError (or a result `failure` flags) with
-    exponential backoff. Returns (last result, error or None, retries used)."""
+    exponential backoff, after `before_retry` (the circuit breaker's wait for a healthy
+    cluster). Returns (last result, error or None, retries used)."""
     result: T | None = None
     error: str | None = None
     for attempt in range(policy.retries + 1):
         if attempt:
+            if before_retry is not None:
+                await before_retry()
             await asyncio.sleep(policy.delay(attempt - 1))  # backoff, not a poll
         try:
             result = await call()
@@ -131,6 +138,7 @@ class AttemptPipeline:
         judge: JudgeStage | None = None,
         concurrency: Concurrency | None = None,
         retry: RetryPolicy | None = None,
+        breaker: ClusterCircuitBreaker | None = None,
     ) -> None:
         self.provider = provider
         self.generation = generation
@@ -142,6 +150,7 @@ class AttemptPipeline:
         self.judge = judge
         self.concurrency = concurrency or Concurrency()
         self.retry = retry or RetryPolicy()
+        self.breaker = breaker
         describe = provider.describe()
         self._describe = describe
         self.cache = cache if cache is not None and is_cacheable(describe) else None
@@ -202,10 +211,21 @@ class AttemptPipeline:
 
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(stage(n_gen, todo, generate_then_pass, graded_in, n_grade))
-                group.create_task(stage(n_grade, graded_in, grade_then_pass, judged_in, n_judge))
+                stages = [
+                    group.create_task(stage(n_gen, todo, generate_then_pass, graded_in, n_grade)),
+                    group.create_task(
+                        stage(n_grade, graded_in, grade_then_pass, judged_in, n_judge)
+                    ),
+                ]
                 if self.judge:
-                    group.create_task(stage(n_judge, judged_in, judge_then_finish, None, 0))
+                    stages.append(
+                        group.create_task(stage(n_judge, judged_in, judge_then_finish, None, 0))
+                    )
+                if self.breaker is not None:
+                    # When it trips it raises, and the task group cancels every attempt.
+                    watcher = group.create_task(self.breaker.watch())
+                    await asyncio.wait(stages, return_when=asyncio.ALL_COMPLETED)
+                    watcher.cancel()
         except BaseExceptionGroup as group_error:
             # Show the error itself (a UserError prints as one line), not the task groups.
             raise _first_leaf(group_error) from group_error
@@ -274,7 +294,10 @@ class AttemptPipeline:
             return await self.grade(task, record.answer, self.kube)
 
         verdict, error, used = await with_retries(
-            call, self.retry, lambda v: v.infrastructure_error
+            call,
+            self.retry,
+            lambda v: v.infrastructure_error,
+            self.breaker.before_retry if self.breaker else None,
         )
         record.retries += used
         record.verdict = verdict
