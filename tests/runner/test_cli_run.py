@@ -248,3 +248,16 @@ def test_credentials_in_a_model_url_never_reach_the_run_files(
     prepared = prepare_run(RunRequest(model_id="openai:x", out_dir=tmp_path))
     recorded = prepared.meta.model_dump_json()
     assert "sk-X" not in recorded and "http://127.0.0.1:9/v1" in recorded
+
+
+def test_resume_creates_the_model_from_its_whole_id(tmp_path: Path) -> None:
+    from kubebench.runner.launch import RunRequest, prepare_resume, prepare_run
+
+    model = "openai:x?base_url=http://127.0.0.1:9/v1&stream=true"
+    prepared = prepare_run(RunRequest(model_id=model, out_dir=tmp_path, run_id="r"))
+    RunStore.create(prepared.run_dir, prepared.meta).close()
+    resumed = prepare_resume(prepared.run_dir)
+    assert resumed.store is not None
+    resumed.store.close()
+    assert resumed.provider.describe() == prepared.provider.describe()
+    assert resumed.provider.describe()["base_url"] == "http://127.0.0.1:9/v1"

@@ -156,6 +156,8 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     meta = RunMeta(
         run_id=run_id,
         model_id=provider.model_id,
+        model_spec=request.model_id,
+        judge_spec=request.judge_id,
         provider=provider.describe(),
         generation=request.generation,
         prompt_version=prompt_version(),
@@ -204,8 +206,9 @@ def prepare_resume(run_dir: Path) -> PreparedRun:
         store.close()
         raise UserError(f"{len(missing)} tasks of {run_dir} no longer exist (e.g. {missing[0]})")
     tasks = {tid: by_id[tid] for tid in meta.task_ids}
-    provider = create_model(meta.model_id)
-    judge = create_model(meta.judge_id) if meta.judge_id else None
+    provider = create_model(meta.model_spec or meta.model_id)
+    judge_spec = meta.judge_spec or meta.judge_id
+    judge = create_model(judge_spec) if judge_spec else None
     done = [rec for rec in store.attempts() if rec.infrastructure_error is None]
     planned = plan_attempts(
         meta.task_ids,
