@@ -5,7 +5,9 @@ Without it, each attempt on a dead cluster spends its own retries and API timeou
 of attempts takes as many minutes to give up. Here one loop probes the API server
 (`kubebench.cluster.health.probe_api_server`) every `interval_s`; an attempt that meets
 an infrastructure error asks for a probe at once and waits for the verdict before it
-retries. `failures_to_trip` failed probes in a row open the breaker: `watch()` raises,
+retries, and an attempt that finishes while probes fail is stored only once they pass
+(its verdict may be the outage's). `failures_to_trip` failed probes in a row open the
+breaker: `watch()` raises,
 which stops the whole run at once. Attempts cut off that way are not recorded, so
 `--resume` redoes exactly what was not graded.
 """
@@ -86,6 +88,11 @@ class ClusterCircuitBreaker:
             pause = self.interval_s - (time.monotonic() - started)
             if pause > 0:
                 await asyncio.sleep(pause)  # the probe cadence, not a wait on a condition
+
+    async def settled(self) -> None:
+        """Return at once while the last probe passed; otherwise as `before_retry`."""
+        if self.failures:
+            await self.before_retry()
 
     async def before_retry(self) -> None:
         """An attempt met an infrastructure error: return once the cluster answers its

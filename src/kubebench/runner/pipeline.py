@@ -196,18 +196,18 @@ class AttemptPipeline:
             if next_after_grade is not None and item.record.infrastructure_error is None:
                 await next_after_grade.put(item)
             else:
-                self._finish(item)
+                await self._finish(item)
 
         async def judge_then_finish(item: _InFlight) -> None:
             await self._judge(item)
-            self._finish(item)
+            await self._finish(item)
 
         async def generate_then_pass(item: PlannedAttempt) -> None:
             flight = await self._generate(item)
             if flight.record.infrastructure_error is None:
                 await graded_in.put(flight)
             else:
-                self._finish(flight)
+                await self._finish(flight)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -331,8 +331,13 @@ class AttemptPipeline:
         record.infrastructure_error = error
         record.infrastructure_stage = stage
 
-    def _finish(self, flight: _InFlight) -> None:
+    async def _finish(self, flight: _InFlight) -> None:
         record = flight.record
+        if self.breaker is not None:
+            # A verdict reached while the cluster fails its health checks may be the
+            # outage's, not the model's: store it only once the cluster answers again.
+            # If the breaker trips instead, this attempt is cancelled and done on resume.
+            await self.breaker.settled()
         record.timings["total_s"] = time.monotonic() - flight.started
         record.finished_at = utc_now()
         self.store_append(record)
