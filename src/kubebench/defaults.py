@@ -81,8 +81,9 @@ STRATIFIED_SEED = 0  # seed of `--stratified N` when --seed is not given
 # retrying on its own for minutes.
 HEALTH_PROBE_INTERVAL_S = 1.0  # between probes of the API server's /readyz
 HEALTH_PROBE_TIMEOUT_S = 3.0  # a probe that takes longer has failed
-HEALTH_FAILURES_TO_TRIP = 3  # consecutive failed probes that stop the run
-CANCEL_CLEANUP_GRACE_S = 5.0  # how long a stopped run waits for cleanups on a dead cluster
+HEALTH_FAILURES_TO_TRIP = 3  # consecutive failed probes that stop the run...
+HEALTH_DOWN_FOR_S = 2.0  # ...spanning at least this long
+CANCEL_CLEANUP_GRACE_S = 3.0  # how long a stopped run waits for cleanups on a dead cluster
 PROGRESS_INTERVAL_ENV = "KUBEBENCH_PROGRESS_INTERVAL_S"
 PROGRESS_INTERVAL_S = 15.0  # between plain progress lines when stderr is not a terminal
 

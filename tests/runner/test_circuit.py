@@ -48,7 +48,11 @@ class Cluster:
 
 def _breaker(cluster: Cluster) -> ClusterCircuitBreaker:
     return ClusterCircuitBreaker(
-        cluster.probe, where="https://127.0.0.1:1", interval_s=0.05, failures_to_trip=3
+        cluster.probe,
+        where="https://127.0.0.1:1",
+        interval_s=0.05,
+        failures_to_trip=3,
+        down_for_s=0.2,
     )
 
 
@@ -66,6 +70,18 @@ async def test_breaker_trips_after_consecutive_failures_only() -> None:
         await breaker.watch()
     assert breaker.failures == 3
     assert time.monotonic() - started < 1.0
+
+
+async def test_many_quick_failures_are_not_yet_an_outage() -> None:
+    cluster = Cluster()
+    cluster.alive = False
+    breaker = _breaker(cluster)
+    for _ in range(5):
+        await breaker.probe_once()
+    assert breaker.failures == 5 and not breaker.tripped  # within 0.2 s: maybe a blip
+    await asyncio.sleep(0.2)
+    await breaker.probe_once()
+    assert breaker.tripped
 
 
 async def test_concurrent_probes_are_shared() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from kubebench.cluster.binaries import BinarySet, resolve_binaries
 from kubebench.cluster.controlplane import ControlPlane
 from kubebench.runner.store import RunStore
 
@@ -33,14 +34,20 @@ def _cluster_args(plane: ControlPlane) -> list[str]:
     return ["--kubeconfig", str(plane.kubeconfig_path), "--allow-external-writes"]
 
 
+@pytest.fixture(scope="session")
+def binaries() -> BinarySet:
+    """Found before the runner tests point KUBEBENCH_CACHE_DIR at a private folder."""
+    return resolve_binaries()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", ["etcd", "kube-apiserver"])
 def test_a_killed_control_plane_stops_the_run_fast_and_resume_completes_it(
-    tmp_path: Path, victim: str
+    tmp_path: Path, victim: str, binaries: BinarySet
 ) -> None:
     run_dir = tmp_path / "fault"
     env = os.environ | {"COLUMNS": "200", "KUBEBENCH_PROGRESS_INTERVAL_S": "60"}
-    with ControlPlane() as plane:
+    with ControlPlane(binaries) as plane:
         cmd = _kubebench(
             "run", "--model", "oracle", "--stratified", "2", "--out", str(tmp_path),
             "--run-id", "fault", "--grading-concurrency", "4", *_cluster_args(plane),
@@ -75,7 +82,7 @@ def test_a_killed_control_plane_stops_the_run_fast_and_resume_completes_it(
     assert 5 <= len(graded_before) < planned
     store.close()
 
-    with ControlPlane() as fresh:
+    with ControlPlane(binaries) as fresh:
         result = subprocess.run(
             _kubebench("run", "--resume", str(run_dir), *_cluster_args(fresh)),
             capture_output=True,

@@ -6,8 +6,8 @@ of attempts takes as many minutes to give up. Here one loop probes the API serve
 (`kubebench.cluster.health.probe_api_server`) every `interval_s`; an attempt that meets
 an infrastructure error asks for a probe at once and waits for the verdict before it
 retries, and an attempt that finishes while probes fail is stored only once they pass
-(its verdict may be the outage's). `failures_to_trip` failed probes in a row open the
-breaker: `watch()` raises,
+(its verdict may be the outage's). `failures_to_trip` failed probes in a row, spanning
+at least `down_for_s` (a blip is not an outage), open the breaker: `watch()` raises,
 which stops the whole run at once. Attempts cut off that way are not recorded, so
 `--resume` redoes exactly what was not graded.
 """
@@ -34,11 +34,13 @@ class ClusterCircuitBreaker:
         where: str,
         interval_s: float = defaults.HEALTH_PROBE_INTERVAL_S,
         failures_to_trip: int = defaults.HEALTH_FAILURES_TO_TRIP,
+        down_for_s: float = defaults.HEALTH_DOWN_FOR_S,
     ) -> None:
         self.probe = probe
         self.where = where
         self.interval_s = interval_s
         self.failures_to_trip = failures_to_trip
+        self.down_for_s = down_for_s
         self.failures = 0  # consecutive failed probes
         self.reason: str | None = None  # the last failed probe's reason
         self.first_failure_at: float | None = None
@@ -74,8 +76,13 @@ class ClusterCircuitBreaker:
         self.reason = reason
         if self.first_failure_at is None:
             self.first_failure_at = time.monotonic()
-        if self.failures >= self.failures_to_trip and self.tripped_at is None:
-            self.tripped_at = time.monotonic()
+        now = time.monotonic()
+        if (
+            self.tripped_at is None
+            and self.failures >= self.failures_to_trip
+            and now - self.first_failure_at >= self.down_for_s
+        ):
+            self.tripped_at = now
 
     async def watch(self) -> None:
         """Probe every `interval_s` (sooner while probes fail) until the breaker trips;

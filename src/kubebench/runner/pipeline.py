@@ -170,6 +170,7 @@ class AttemptPipeline:
         n_judge = self.concurrency.judging if self.judge else 0
         for _ in range(n_gen):
             todo.put_nowait(None)
+        workers: set[asyncio.Task[None]] = set()
 
         async def stage(
             n: int,
@@ -179,6 +180,9 @@ class AttemptPipeline:
             sink_workers: int,
         ) -> None:
             async def worker() -> None:
+                me = asyncio.current_task()
+                assert me is not None
+                workers.add(me)
                 while (item := await source.get()) is not None:
                     await work(item)
 
@@ -209,26 +213,42 @@ class AttemptPipeline:
             else:
                 await self._finish(flight)
 
-        try:
+        async def all_stages() -> None:
             async with asyncio.TaskGroup() as group:
-                stages = [
-                    group.create_task(stage(n_gen, todo, generate_then_pass, graded_in, n_grade)),
-                    group.create_task(
-                        stage(n_grade, graded_in, grade_then_pass, judged_in, n_judge)
-                    ),
-                ]
+                group.create_task(stage(n_gen, todo, generate_then_pass, graded_in, n_grade))
+                group.create_task(stage(n_grade, graded_in, grade_then_pass, judged_in, n_judge))
                 if self.judge:
-                    stages.append(
-                        group.create_task(stage(n_judge, judged_in, judge_then_finish, None, 0))
-                    )
-                if self.breaker is not None:
-                    # When it trips it raises, and the task group cancels every attempt.
-                    watcher = group.create_task(self.breaker.watch())
-                    await asyncio.wait(stages, return_when=asyncio.ALL_COMPLETED)
-                    watcher.cancel()
+                    group.create_task(stage(n_judge, judged_in, judge_then_finish, None, 0))
+
+        try:
+            if self.breaker is None:
+                await all_stages()
+            else:
+                await self._run_watched(all_stages(), workers)
         except BaseExceptionGroup as group_error:
             # Show the error itself (a UserError prints as one line), not the task groups.
             raise _first_leaf(group_error) from group_error
+
+    async def _run_watched(self, stages: Awaitable[None], workers: set[asyncio.Task[None]]) -> None:
+        """Run the stages beside the circuit breaker's watch; when it trips, stop them
+        and raise its error."""
+        assert self.breaker is not None
+        work = asyncio.ensure_future(stages)
+        watcher = asyncio.ensure_future(self.breaker.watch())
+        try:
+            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # Ctrl-C: let the attempts clean up, as ever
+            watcher.cancel()
+            work.cancel()
+            await asyncio.wait({work, watcher})
+            raise
+        if work.done():
+            watcher.cancel()
+            await asyncio.wait({watcher})
+            work.result()
+            return
+        await _stop_workers(work, workers)
+        watcher.result()  # raises the breaker's InfrastructureError
 
     # -- stages -----------------------------------------------------------------------
 
@@ -342,3 +362,20 @@ class AttemptPipeline:
         record.finished_at = utc_now()
         self.store_append(record)
         self.on_record(record)
+
+
+async def _stop_workers(work: asyncio.Future[None], workers: set[asyncio.Task[None]]) -> None:
+    """Cancel the stages, and every worker again and again until it is gone: on a dead
+    cluster an attempt's own cleanup waits (shielded) on requests that only time out
+    after API_TIMEOUT_S, and one cancellation lets it sit there that long. Its cleanup
+    carries on in the background (settle_cleanups is given a short grace by the caller);
+    the attempt itself is not recorded, so `--resume` does it."""
+    work.cancel()
+    deadline = time.monotonic() + defaults.CANCEL_CLEANUP_GRACE_S
+    while not work.done() and time.monotonic() < deadline:
+        for task in workers:
+            if not task.done():
+                task.cancel()
+        await asyncio.wait({work}, timeout=0.2)
+    if work.done() and not work.cancelled():
+        work.exception()  # retrieved: the breaker's error is the one to report
