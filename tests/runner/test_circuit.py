@@ -68,8 +68,8 @@ async def test_breaker_trips_after_consecutive_failures_only() -> None:
     started = time.monotonic()
     with pytest.raises(InfrastructureError, match=r"stopped answering.*etcd failed"):
         await breaker.watch()
-    assert breaker.failures == 3
-    assert time.monotonic() - started < 1.0
+    assert breaker.failures >= 3
+    assert 0.2 <= time.monotonic() - started < 1.0
 
 
 async def test_many_quick_failures_are_not_yet_an_outage() -> None:
