@@ -261,3 +261,20 @@ def test_resume_creates_the_model_from_its_whole_id(tmp_path: Path) -> None:
     resumed.store.close()
     assert resumed.provider.describe() == prepared.provider.describe()
     assert resumed.provider.describe()["base_url"] == "http://127.0.0.1:9/v1"
+
+
+def test_a_run_left_with_infrastructure_errors_exits_3(
+    tmp_path: Path, cluster_args: list[str]
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on once the socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    model = f"openai:m?base_url=http://127.0.0.1:{port}/v1&retries=0&backoff_s=0.01"
+    args = ["run", "--model", model, "--limit", "1", "--out", str(tmp_path), "--run-id", "down"]
+    result = CliRunner().invoke(app, [*args, "--no-cache", *cluster_args])
+    assert result.exit_code == 3, result.output + repr(result.exception)
+    assert "1 attempts failed on infrastructure errors" in result.stderr
+    [rec] = RunStore.open(tmp_path / "down").attempts()
+    assert rec.infrastructure_stage == "generation" and not rec.graded
