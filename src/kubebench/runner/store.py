@@ -279,10 +279,14 @@ class RunStore:
 
     def _tighten_modes(self) -> None:
         """A run written by an older kubebench may be world-readable: make it private."""
-        os.chmod(self.run_dir, DIR_MODE)
-        for child in self.run_dir.iterdir():
-            if child.is_file() and not child.is_symlink():
-                os.chmod(child, FILE_MODE)
+        paths = [self.run_dir, *self.run_dir.iterdir()]
+        for path in paths:
+            if path.is_symlink() or not (path.is_file() or path == self.run_dir):
+                continue
+            try:
+                os.chmod(path, DIR_MODE if path == self.run_dir else FILE_MODE)
+            except OSError:  # not ours to change (another owner): leave it
+                pass
 
     def close(self) -> None:
         for name in ("_attempts_fd", "_judgements_fd", "_lock_fd"):
