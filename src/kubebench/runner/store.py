@@ -15,6 +15,7 @@ Answers can hold secrets from the tasks: run folders are 0700 and their files 06
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -283,10 +284,8 @@ class RunStore:
         for path in paths:
             if path.is_symlink() or not (path.is_file() or path == self.run_dir):
                 continue
-            try:
+            with contextlib.suppress(OSError):  # not ours to change (another owner)
                 os.chmod(path, DIR_MODE if path == self.run_dir else FILE_MODE)
-            except OSError:  # not ours to change (another owner): leave it
-                pass
 
     def close(self) -> None:
         for name in ("_attempts_fd", "_judgements_fd", "_lock_fd"):
