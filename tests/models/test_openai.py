@@ -291,3 +291,13 @@ async def test_credentials_in_a_base_url_are_used_but_never_shown(
     await model.aclose()
     [request] = server.requests
     assert request.headers["authorization"].startswith("Basic ")  # the credentials were sent
+
+
+async def test_a_prompt_with_a_lone_surrogate_is_sent(server: ChatServer) -> None:
+    # A judge is shown the model's answer, which may hold one.
+    model = provider(server)
+    messages = [ChatMessage(role="user", content="judge this: x\ud800y")]
+    completion = await model.complete(messages, GREEDY)
+    await model.aclose()
+    assert completion.text == "echo: judge this: x\ud800y"
+    assert server.requests[0].body["messages"][0]["content"] == "judge this: x\ud800y"

@@ -300,7 +300,7 @@ class OpenAIProvider:
             async with asyncio.timeout(self.options.timeout_s):
                 if body["stream"]:
                     return await self._ask_streaming(url, body)
-                response = await self._http().post(url, json=body)
+                response = await self._http().post(url, content=encode_body(body), headers=_JSON)
                 self._check_status(response.status_code, response.headers, response.content)
                 return _parse_answer(response.content)
         except (TimeoutError, httpx.TimeoutException):
@@ -309,7 +309,8 @@ class OpenAIProvider:
             raise _RetryableFailure(f"connection failed ({type(exc).__name__}: {exc})") from None
 
     async def _ask_streaming(self, url: str, body: dict[str, Any]) -> _Answer:
-        async with self._http().stream("POST", url, json=body) as response:
+        request = self._http().stream("POST", url, content=encode_body(body), headers=_JSON)
+        async with request as response:
             if response.status_code != 200:
                 content = await response.aread()
                 self._check_status(response.status_code, response.headers, content)
@@ -341,6 +342,19 @@ class OpenAIProvider:
             hint="the prompt may exceed the model's context, or a sampling option is "
             "not supported by this server",
         )
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """The request body as JSON bytes. Text that is not valid Unicode (a lone surrogate,
+    e.g. in an answer shown to a judge) cannot be UTF-8, so such a body is sent with
+    `\\uXXXX` escapes instead of failing the request."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _int_or_none(value: object) -> int | None:
