@@ -140,6 +140,7 @@ def run(
                 f"--resume continues a run with its recorded settings; drop {', '.join(given)}",
                 hint="start a new run to change them",
             )
+        err.print(f"reading {resume} and loading its model", highlight=False, soft_wrap=True)
         prepared = prepare_resume(resume)
         assert prepared.store is not None
         print_store_warnings(prepared.store)
@@ -177,6 +178,8 @@ def run(
             out_dir=out_dir,
             run_id=run_id,
         )
+        # A local model takes a while to load: say so, or the output is silent meanwhile.
+        err.print(f"loading the tasks and {model_id}", highlight=False, soft_wrap=True)
         prepared = prepare_run(request)
 
     done = prepared.already_done
