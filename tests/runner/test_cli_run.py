@@ -241,7 +241,7 @@ def test_credentials_in_a_model_url_never_reach_the_run_files(
     result = runner.invoke(app, ["run", "--model", model, "--out", str(tmp_path)])
     assert result.exit_code != 0
     assert "credentials" in str(result.exception) or "base_url" in str(result.exception)
-    assert "sk-X" not in str(result.exception)
+    assert "sk-X" not in str(result.exception) and "sk-X" not in result.output
     assert not any(tmp_path.iterdir())
 
     monkeypatch.setenv("KUBEBENCH_OPENAI_BASE_URL", "http://u:sk-X@127.0.0.1:9/v1")

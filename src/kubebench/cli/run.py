@@ -179,7 +179,8 @@ def run(
             run_id=run_id,
         )
         # A local model takes a while to load: say so, or the output is silent meanwhile.
-        err.print(f"loading the tasks and {model_id}", highlight=False, soft_wrap=True)
+        shown = model_id.partition("?")[0]  # its options may hold what must not be shown
+        err.print(f"loading the tasks and {shown}", highlight=False, soft_wrap=True)
         prepared = prepare_run(request)
 
     done = prepared.already_done
