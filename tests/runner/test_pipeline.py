@@ -305,3 +305,30 @@ async def test_judge_scores_are_stored_and_a_down_judge_is_resumed(
     assert all(grader_calls[t.id] == 1 for t in tasks)  # verdicts were reused, not regraded
     [judge] = summarize_store(store).judges
     assert judge.criterion_means == dict.fromkeys(CRITERION_NAMES, 4.0)
+
+
+async def test_a_lone_surrogate_from_an_openai_server_is_stored_and_graded(
+    tmp_path: Path, kube: KubeClient, grade_answer: object
+) -> None:
+    from kubebench.models.registry import create_provider
+    from tests.models.chat_server import ChatServer, Reply
+
+    tasks = _tasks("surrogate", 2)
+    answer = f"```yaml\n{tasks[0].reference}```\n\ud800"
+    cache = ResponseCache(tmp_path / "responses.sqlite")
+    async with ChatServer() as server:
+        server.replies.extend([Reply(text=answer), Reply(text=f"```yaml\n{tasks[1].reference}```")])
+        model = create_provider(f"openai:m?base_url={server.base_url}&concurrency=1")
+        store = await _run(tmp_path, tasks, model, kube, grade_answer, cache=cache)
+        await model.aclose()
+    records = {r.task_id: r for r in store.attempts()}
+    first = records[tasks[0].id]
+    assert first.answer == answer and first.graded
+    assert first.verdict is not None and first.verdict.stage == Stage.parse
+    assert records[tasks[1].id].success
+    store.close()
+    # The cached copy comes back exactly, and so does the stored one.
+    again = await _run(tmp_path, tasks, model, kube, grade_answer, cache=cache, run_name="b")
+    assert {r.task_id: r.answer for r in again.attempts()}[tasks[0].id] == answer
+    assert all(r.cached for r in again.attempts())
+    cache.close()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from kubebench.errors import UserError
+from kubebench.models.base import Completion
+from kubebench.runner.cache import ResponseCache
 from kubebench.runner.store import RunStore, is_run_dir
 from tests.runner.records_factory import make_meta, make_record
 
@@ -123,13 +125,126 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
         second.close()
 
 
-def test_corrupt_middle_line_is_a_user_error(tmp_path: Path) -> None:
+def test_garbled_middle_line_is_reported_with_its_number_and_skipped(tmp_path: Path) -> None:
+    with RunStore.create(tmp_path / "r", make_meta(["a", "b", "c"])) as store:
+        store.append_attempt(make_record("a"))
+    path = tmp_path / "r" / "attempts.jsonl"
+    with path.open("a") as fh:
+        fh.write('{"not": "a record"}\n')
+        fh.write(make_record("c").model_dump_json() + "\n")
+    store = RunStore.open(tmp_path / "r")
+    assert [r.task_id for r in store.attempts()] == ["a", "c"]
+    assert store.finished_keys() == {"a#0", "c#0"}
+    assert any("line 2 is not an attempt record" in w for w in store.warnings)
+    store.append_attempt(make_record("b"))  # a middle line stays where it is
+    store.close()
+    assert path.read_text().splitlines()[1] == '{"not": "a record"}'
+    assert not (tmp_path / "r" / "attempts.jsonl.garbled").exists()
+
+
+@pytest.mark.parametrize("garbage", [b"\x00\x00\x00\x00", b"not json at all", b'{"half": '])
+def test_garbled_last_line_is_set_aside_and_the_rest_resumed(
+    tmp_path: Path, garbage: bytes
+) -> None:
+    with RunStore.create(tmp_path / "r", make_meta(["a", "b", "c"])) as store:
+        store.append_attempt(make_record("a"))
+        store.append_attempt(make_record("b", infra="API server unreachable"))
+    path = tmp_path / "r" / "attempts.jsonl"
+    with path.open("ab") as fh:
+        fh.write(garbage + b"\n")  # newline kept: not a torn line
+
+    store = RunStore.open(tmp_path / "r")  # a reader (`kubebench report`)
+    assert [r.task_id for r in store.attempts()] == ["a", "b"]
+    assert set(store.pending_retries()) == {"b#0"}
+    assert any("line 3" in w and "garbled" in w for w in store.warnings), store.warnings
+    assert path.read_bytes().endswith(garbage + b"\n")  # readers change nothing
+    store.lock()  # a writer (`kubebench run --resume`)
+    store.append_attempt(make_record("b"))
+    store.append_attempt(make_record("c"))
+    store.close()
+    assert [json.loads(line)["task_id"] for line in path.read_text().splitlines()] == [
+        "a", "b", "b", "c",
+    ]  # fmt: skip
+    side = tmp_path / "r" / "attempts.jsonl.garbled"
+    assert side.read_bytes() == garbage + b"\n"
+    assert oct(side.stat().st_mode & 0o777) == "0o600"
+    reopened = RunStore.open(tmp_path / "r")
+    assert reopened.finished_keys() == {"a#0", "b#0", "c#0"}
+    assert reopened.warnings == []
+
+
+def test_torn_last_line_is_kept_in_the_side_file(tmp_path: Path) -> None:
     with RunStore.create(tmp_path / "r", make_meta(["a", "b"])) as store:
         store.append_attempt(make_record("a"))
-    with (tmp_path / "r" / "attempts.jsonl").open("a") as fh:
-        fh.write('{"not": "a record"}\n')
-    with pytest.raises(UserError, match="line 2"):
-        RunStore.open(tmp_path / "r").attempts()
+    path = tmp_path / "r" / "attempts.jsonl"
+    with path.open("ab") as fh:
+        fh.write(b'{"attempt_key": "b#0", "task_')
+    store = RunStore.open(tmp_path / "r")
+    store.append_attempt(make_record("b"))
+    store.close()
+    assert (tmp_path / "r" / "attempts.jsonl.garbled").read_bytes() == (
+        b'{"attempt_key": "b#0", "task_\n'
+    )
+    assert len(path.read_text().splitlines()) == 2
+
+
+def test_an_answer_with_a_lone_surrogate_is_stored_losslessly(tmp_path: Path) -> None:
+    rec = make_record("a")
+    rec.answer = "```yaml\nkind: \ud800\n```"
+    with RunStore.create(tmp_path / "r", make_meta(["a", "b"])) as store:
+        store.append_attempt(rec)
+        store.append_attempt(make_record("b"))
+    store = RunStore.open(tmp_path / "r")
+    assert store.attempts()[0].answer == "```yaml\nkind: \ud800\n```"
+    store.rebuild_index()
+    rows = store.index_rows()
+    assert store.record_at(rows[0]["line_offset"]).answer == rec.answer
+    assert store.warnings == []
+
+
+def test_run_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        with RunStore.create(tmp_path / "runs" / "r", make_meta(["a"])) as store:
+            store.lock()
+            store.append_attempt(make_record("a"))
+            store.append_judgement(make_record("a"))
+        cache = ResponseCache(tmp_path / "cache" / "responses.sqlite")
+        cache.put("k", Completion(text="secret"))
+        cache.close()
+    finally:
+        os.umask(old)
+    run_dir = tmp_path / "runs" / "r"
+    assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in run_dir.iterdir()}
+    assert set(modes) >= {"run.json", "attempts.jsonl", "judgements.jsonl", "index.sqlite"}
+    assert set(modes.values()) == {"0o600"}, modes
+    assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
+    cached = {p.name: oct(p.stat().st_mode & 0o777) for p in (tmp_path / "cache").iterdir()}
+    assert set(cached.values()) == {"0o600"}, cached
+
+
+def test_an_older_world_readable_run_is_made_private_by_its_next_writer(tmp_path: Path) -> None:
+    import os
+
+    with RunStore.create(tmp_path / "r", make_meta(["a", "b"])) as store:
+        store.append_attempt(make_record("a"))
+    os.chmod(tmp_path / "r", 0o755)
+    os.chmod(tmp_path / "r" / "attempts.jsonl", 0o644)
+    with RunStore.open(tmp_path / "r") as store:
+        store.lock()
+    assert oct((tmp_path / "r").stat().st_mode & 0o777) == "0o700"
+    assert oct((tmp_path / "r" / "attempts.jsonl").stat().st_mode & 0o777) == "0o600"
+
+
+def test_cached_answer_with_a_lone_surrogate_comes_back_exactly(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "responses.sqlite")
+    cache.put("k", Completion(text="a\ud800b", finish_reason="stop"))
+    got = cache.get("k")
+    cache.close()
+    assert got is not None and got.text == "a\ud800b"
 
 
 def test_judgements_are_appended_and_filtered_by_judge(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from kubebench import defaults
-from kubebench.cli.console import out, progress_bar
+from kubebench.cli.console import out, print_store_warnings, progress_bar
 from kubebench.errors import InfrastructureError, UserError
 from kubebench.judge.api import JudgePrice, judge_generation_config
 from kubebench.judge.calibrate import (
@@ -149,6 +149,7 @@ def run_command(
                 await provider.aclose()
 
         result = asyncio.run(go())
+    print_store_warnings(store)
     out.print(
         f"judged {len(result.judged)} attempt(s) now; {result.already_judged} already judged "
         f"by {provider.model_id}; {result.not_graded} not graded (skipped)"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from kubebench.cli.console import out
+from kubebench.cli.console import out, print_store_warnings
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +29,7 @@ def report(
 
     with RunStore.open(run_dir) as store:
         summary = summarize_store(store)
+    print_store_warnings(store)
     if as_json:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
         return

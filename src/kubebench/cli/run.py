@@ -11,7 +11,7 @@ from rich.progress import TextColumn
 from kubebench import defaults
 from kubebench.cli import options
 from kubebench.cli.bench import bench_app
-from kubebench.cli.console import err, out, progress_bar
+from kubebench.cli.console import err, out, print_store_warnings, progress_bar
 from kubebench.errors import UserError
 
 if TYPE_CHECKING:
@@ -110,7 +110,10 @@ def run(
     """Evaluate a model: generate answers, grade each on a real API server, print scores.
 
     Results are written as they finish to <out>/<run-id>/; a run stopped for any reason
-    continues with --resume <out>/<run-id>.
+    continues with --resume <out>/<run-id>. Exits 3 when the cluster stops answering (the
+    run stops within seconds) or when attempts are left ungraded by infrastructure errors.
+    Off a terminal, progress is printed as plain lines every 15 s
+    ($KUBEBENCH_PROGRESS_INTERVAL_S).
     """
     from kubebench.cluster.session import cluster_connection
     from kubebench.models.base import GenerationConfig
@@ -137,7 +140,10 @@ def run(
                 f"--resume continues a run with its recorded settings; drop {', '.join(given)}",
                 hint="start a new run to change them",
             )
+        err.print(f"reading {resume} and loading its model", highlight=False, soft_wrap=True)
         prepared = prepare_resume(resume)
+        assert prepared.store is not None
+        print_store_warnings(prepared.store)
     else:
         base = GenerationConfig()
         generation = GenerationConfig(
@@ -172,6 +178,9 @@ def run(
             out_dir=out_dir,
             run_id=run_id,
         )
+        # A local model takes a while to load: say so, or the output is silent meanwhile.
+        shown = model_id.partition("?")[0]  # its options may hold what must not be shown
+        err.print(f"loading the tasks and {shown}", highlight=False, soft_wrap=True)
         prepared = prepare_run(request)
 
     done = prepared.already_done
@@ -184,7 +193,8 @@ def run(
     if not prepared.planned:
         err.print("every planned attempt is already recorded: nothing left to run")
         assert prepared.store is not None
-        _print_summary(prepared.store, prepared.run_dir)
+        if _print_summary(prepared.store, prepared.run_dir):
+            raise typer.Exit(3)
         return
     _announce_cluster(kubeconfig, context)
 
@@ -230,7 +240,8 @@ def run(
         raise
     for problem in prepared.cleanup_errors[:3]:
         err.print(f"[yellow]cleanup error:[/] {problem}", highlight=False)
-    _print_summary(store, prepared.run_dir)
+    print_store_warnings(store)
+    ungraded = _print_summary(store, prepared.run_dir)
     if prepared.seconds and prepared.planned:
         rate = len(prepared.planned) / prepared.seconds
         out.print(
@@ -240,9 +251,13 @@ def run(
     out.print(
         f"results: {prepared.run_dir}  (`kubebench report {prepared.run_dir}`)", soft_wrap=True
     )
+    if ungraded:
+        raise typer.Exit(3)  # infrastructure errors exit 3, as everywhere
 
 
-def _print_summary(store: RunStore, run_dir: Path) -> None:
+def _print_summary(store: RunStore, run_dir: Path) -> int:
+    """Print the run's summary; return how many attempts infrastructure errors left
+    ungraded."""
     from kubebench.report.summary import summarize_store
     from kubebench.report.tables import render_summary
 
@@ -257,6 +272,7 @@ def _print_summary(store: RunStore, run_dir: Path) -> None:
             f"errors[/] (not counted): `kubebench run --resume {run_dir}` retries them",
             soft_wrap=True,
         )
+    return summary.overall.infrastructure_errors
 
 
 def bench_grading(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +119,33 @@ def load_local_model(spec: LocalModelSpec) -> LoadedModel:
         return _cache[spec]
 
 
+@contextmanager
+def quiet_gguf_progress() -> Iterator[None]:
+    """Silence transformers' "Converting and de-quantizing GGUF tensors" bar.
+
+    transformers draws it with `tqdm.auto` directly, which `disable_progress_bar()` does
+    not reach: left alone it spills into logs and redirected output, between our lines.
+    """
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # no gguf support installed: nothing to silence
+        yield
+        return
+    original = getattr(gguf_utils, "tqdm", None)
+    if original is None:
+        yield
+        return
+
+    def silent(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **{**kwargs, "disable": True})
+
+    gguf_utils.tqdm = silent
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
 def _load(spec: LocalModelSpec) -> LoadedModel:
     import time
 
@@ -147,10 +176,13 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
         if spec.adapter and _has_tokenizer(Path(spec.adapter)):
             tokenizer_source = spec.adapter  # adapters that add tokens ship their tokenizer
         tok_kwargs = {"gguf_file": spec.gguf_file} if tokenizer_source == spec.source else {}
-        tokenizer = AutoTokenizer.from_pretrained(
-            tokenizer_source, local_files_only=True, **{k: v for k, v in tok_kwargs.items() if v}
-        )
-        model = AutoModelForCausalLM.from_pretrained(spec.source, **kwargs)
+        with quiet_gguf_progress():
+            tokenizer = AutoTokenizer.from_pretrained(
+                tokenizer_source,
+                local_files_only=True,
+                **{k: v for k, v in tok_kwargs.items() if v},
+            )
+            model = AutoModelForCausalLM.from_pretrained(spec.source, **kwargs)
     except (OSError, ValueError) as exc:
         raise UserError(
             f"cannot load model {spec.source!r}: {' '.join(str(exc).split())[:300]}",

@@ -13,6 +13,9 @@ from model failures; a user error stops the run):
 - Any other 4xx (400, 413, 422: typically a prompt longer than the model's context or a
   sampling option the server does not support): `InfrastructureError` at once, without
   retry: it concerns this request only, and is recorded, not graded.
+- A stream that ends without a finish_reason (cut short, e.g. by a server that interrupts
+  a request when the next one arrives): retried, then `InfrastructureError`; never taken
+  as a (partial or empty) answer.
 Whatever text the model returns, empty included, is a `Completion`.
 """
 
@@ -35,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kubebench import defaults
 from kubebench.errors import InfrastructureError, UserError
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig
-from kubebench.models.options import ProviderHelp, parse_options
+from kubebench.models.options import ProviderHelp, parse_options, strip_userinfo
 from kubebench.tasks.schema import Task
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -185,8 +188,11 @@ class OpenAIProvider:
             or defaults.OPENAI_BASE_URL
         )
         if not base_url.startswith(("http://", "https://")):
-            raise UserError(f"openai: base URL {base_url!r} is not an http(s) URL")
-        self.base_url = base_url.rstrip("/")
+            raise UserError(f"openai: base URL {strip_userinfo(base_url)!r} is not an http(s) URL")
+        # Credentials in the URL (from the environment: ids refuse them) are used for the
+        # requests but never recorded: `base_url` is what describe() and errors show.
+        self._url = base_url.rstrip("/")
+        self.base_url = strip_userinfo(self._url)
         self._api_key = self.options.api_key or _first_env(defaults.OPENAI_API_KEY_ENVS)
         self._semaphore = asyncio.Semaphore(self.options.concurrency)
         self._client: httpx.AsyncClient | None = None
@@ -289,12 +295,12 @@ class OpenAIProvider:
         return backoff_delay(attempt, self.options.backoff_s, self.options.backoff_max_s, self._rng)
 
     async def _ask_once(self, body: dict[str, Any]) -> _Answer:
-        url = f"{self.base_url}/chat/completions"
+        url = f"{self._url}/chat/completions"
         try:
             async with asyncio.timeout(self.options.timeout_s):
                 if body["stream"]:
                     return await self._ask_streaming(url, body)
-                response = await self._http().post(url, json=body)
+                response = await self._http().post(url, content=encode_body(body), headers=_JSON)
                 self._check_status(response.status_code, response.headers, response.content)
                 return _parse_answer(response.content)
         except (TimeoutError, httpx.TimeoutException):
@@ -303,7 +309,8 @@ class OpenAIProvider:
             raise _RetryableFailure(f"connection failed ({type(exc).__name__}: {exc})") from None
 
     async def _ask_streaming(self, url: str, body: dict[str, Any]) -> _Answer:
-        async with self._http().stream("POST", url, json=body) as response:
+        request = self._http().stream("POST", url, content=encode_body(body), headers=_JSON)
+        async with request as response:
             if response.status_code != 200:
                 content = await response.aread()
                 self._check_status(response.status_code, response.headers, content)
@@ -335,6 +342,19 @@ class OpenAIProvider:
             hint="the prompt may exceed the model's context, or a sampling option is "
             "not supported by this server",
         )
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """The request body as JSON bytes. Text that is not valid Unicode (a lone surrogate,
+    e.g. in an answer shown to a judge) cannot be UTF-8, so such a body is sent with
+    `\\uXXXX` escapes instead of failing the request."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _int_or_none(value: object) -> int | None:
@@ -395,6 +415,12 @@ async def _read_stream(response: httpx.Response) -> _Answer:
                 parts.append(content)
             if choice.get("finish_reason"):
                 finish_reason = choice["finish_reason"]
-    if not done and finish_reason is None:
-        raise _RetryableFailure("the stream ended before [DONE]")
+    if finish_reason is None:
+        # llama-cpp-python's server, for one, ends a stream it interrupts for a newer
+        # request with a bare [DONE]: what arrived is not the model's whole answer.
+        ending = "with [DONE]" if done else "without [DONE]"
+        raise _RetryableFailure(
+            f"the stream ended {ending} but without a finish_reason, after "
+            f"{raw['chunks']} chunks: cut short by the server"
+        )
     return _Answer("".join(parts), finish_reason, usage, raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,3 +47,23 @@ def parse_options(schema: type[OptionsT], options: Mapping[str, object], provide
             f"{provider}: {'; '.join(problems)}",
             hint=f"options of {provider}: {known} (see `kubebench models list`)",
         ) from None
+
+
+def url_has_userinfo(url: str) -> bool:
+    """True when `url` carries `user[:password]@` before its host."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return "@" in parts.netloc
+
+
+def strip_userinfo(url: str) -> str:
+    """`url` without `user[:password]@`: the form of a URL that may be recorded or shown."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

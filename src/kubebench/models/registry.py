@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from kubebench.errors import UserError
 from kubebench.models.base import ModelProvider
-from kubebench.models.options import ProviderHelp
+from kubebench.models.options import ProviderHelp, strip_userinfo, url_has_userinfo
 
 ENTRY_POINT_GROUP = "kubebench.providers"
 
@@ -85,11 +85,15 @@ def parse_model_id(model_id: str) -> ModelId:
             raise UserError(f"cannot read the options in model id {model_id!r}: {exc}") from None
         options = dict(pairs)
     leaked = SECRET_OPTIONS & options.keys()
+    leaked |= {key for key, value in options.items() if url_has_userinfo(value)}
+    if url_has_userinfo(name):
+        leaked.add("credentials in its name")
     if leaked:
         raise UserError(
-            f"model id {provider}:{name} carries {', '.join(sorted(leaked))}, which would be "
-            "written into run records",
-            hint="pass secrets through the environment (e.g. OPENAI_API_KEY)",
+            f"model id {provider}:{strip_userinfo(name)} carries "
+            f"{', '.join(sorted(leaked))}, which would be written into run records",
+            hint="pass secrets through the environment (e.g. OPENAI_API_KEY), never as "
+            "user:password@ in a URL",
         )
     return ModelId(provider=provider.strip(), name=name.strip(), options=options)
 

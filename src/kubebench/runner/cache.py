@@ -6,6 +6,10 @@ index. A greedy answer is therefore reused by every later run that asks the same
 question of the same model; sampled answers are reused per sample index, so a repeated
 run with the same settings sees the same samples (`--no-cache` asks afresh).
 Providers whose describe() says `"cacheable": False` (the test doubles) bypass it.
+
+The file holds answers, which can hold secrets from the tasks: it is 0600 in a 0700
+folder. An answer with a lone surrogate (not UTF-8) is stored as its surrogate-passing
+UTF-8 bytes, so it comes back exactly.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig
+from kubebench.runner.store import create_private_file, make_private_dir
 
 CACHE_SCHEMA_VERSION = 1
 
@@ -61,7 +66,9 @@ class ResponseCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
+        # SQLite gives its -wal and -shm files the database file's mode.
+        create_private_file(path)
         self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -76,6 +83,8 @@ class ResponseCache:
         if row is None:
             return None
         text, prompt_tokens, completion_tokens, latency_s, finish_reason = row
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "surrogatepass")
         return Completion(
             text=text,
             prompt_tokens=prompt_tokens,
@@ -85,11 +94,16 @@ class ResponseCache:
         )
 
     def put(self, key: str, completion: Completion) -> None:
+        text: str | bytes = completion.text
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = completion.text.encode("utf-8", "surrogatepass")
         self._db.execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
-                completion.text,
+                text,
                 completion.prompt_tokens,
                 completion.completion_tokens,
                 completion.latency_s,

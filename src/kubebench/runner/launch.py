@@ -20,9 +20,11 @@ import kubebench
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
 from kubebench.cluster.kubeconfig import Connection
-from kubebench.errors import UserError
+from kubebench.errors import InfrastructureError, UserError
 from kubebench.models.base import ChatMessage, GenerationConfig, ModelProvider
+from kubebench.models.options import strip_userinfo
 from kubebench.runner.cache import ResponseCache
+from kubebench.runner.circuit import ClusterCircuitBreaker
 from kubebench.runner.pipeline import (
     AttemptPipeline,
     Concurrency,
@@ -154,6 +156,8 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     meta = RunMeta(
         run_id=run_id,
         model_id=provider.model_id,
+        model_spec=request.model_id,
+        judge_spec=request.judge_id,
         provider=provider.describe(),
         generation=request.generation,
         prompt_version=prompt_version(),
@@ -202,8 +206,9 @@ def prepare_resume(run_dir: Path) -> PreparedRun:
         store.close()
         raise UserError(f"{len(missing)} tasks of {run_dir} no longer exist (e.g. {missing[0]})")
     tasks = {tid: by_id[tid] for tid in meta.task_ids}
-    provider = create_model(meta.model_id)
-    judge = create_model(meta.judge_id) if meta.judge_id else None
+    provider = create_model(meta.model_spec or meta.model_id)
+    judge_spec = meta.judge_spec or meta.judge_id
+    judge = create_model(judge_spec) if judge_spec else None
     done = [rec for rec in store.attempts() if rec.infrastructure_error is None]
     planned = plan_attempts(
         meta.task_ids,
@@ -253,9 +258,16 @@ async def execute_run(
     use_cache: bool = True,
     on_record: Callable[[AttemptRecord], None] = lambda _: None,
     grade: GradeFn | None = None,
+    health_probe: bool = True,
 ) -> RunStore:
     """Run every planned attempt against the cluster at `conn`, storing each as it
-    finishes. Creates the run folder for a new run. Returns the store (still open)."""
+    finishes. Creates the run folder for a new run. Returns the store (still open).
+
+    A circuit breaker watches the cluster (`health_probe`): when it stops answering, the
+    run stops within seconds with an InfrastructureError; the attempts it cut off are
+    not recorded, and `--resume` does them."""
+    from kubebench.cluster.health import probe_api_server
+
     concurrency = concurrency or Concurrency()
     cache = ResponseCache(defaults.response_cache_path()) if use_cache else None
     max_conn = max(64, 4 * concurrency.grading)
@@ -265,10 +277,17 @@ async def execute_run(
             store = prepared.store
             if store is None:
                 prepared.meta.kubernetes_version = server_version
-                prepared.meta.cluster = conn.server
+                prepared.meta.cluster = strip_userinfo(conn.server)
                 store = RunStore.create(prepared.run_dir, prepared.meta)
                 store.lock()
                 prepared.store = store
+            breaker = (
+                ClusterCircuitBreaker(
+                    lambda: probe_api_server(kube), where=strip_userinfo(conn.server)
+                )
+                if health_probe
+                else None
+            )
             pipeline = AttemptPipeline(
                 provider=prepared.provider,
                 generation=prepared.meta.generation,
@@ -281,13 +300,27 @@ async def execute_run(
                 judge=_judge_stage(prepared.judge) if prepared.judge else None,
                 concurrency=concurrency,
                 retry=retry,
+                breaker=breaker,
             )
             started = time.monotonic()
             try:
                 await pipeline.run(prepared.planned)
+            except InfrastructureError as exc:
+                if breaker is not None and breaker.tripped:
+                    exc.hint = (
+                        f"`kubebench run --resume {prepared.run_dir}` redoes every attempt not "
+                        "graded, once the cluster is back (`kubebench cluster status`)"
+                    )
+                raise
             finally:
-                # Also on Ctrl-C: the attempts in flight leave nothing behind.
-                prepared.cleanup_errors = await _settle_cleanups(kube)
+                # Also on Ctrl-C: the attempts in flight leave nothing behind. On a dead
+                # cluster the cleanups cannot finish: wait only briefly, then give up.
+                grace = defaults.CANCEL_CLEANUP_GRACE_S if breaker and breaker.tripped else None
+                try:
+                    async with asyncio.timeout(grace):
+                        prepared.cleanup_errors = await _settle_cleanups(kube)
+                except TimeoutError:
+                    prepared.cleanup_errors = ["cleanup stopped: the cluster is not answering"]
             prepared.seconds = time.monotonic() - started
     finally:
         if cache is not None:

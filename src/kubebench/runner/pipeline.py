@@ -3,7 +3,9 @@ joined by bounded queues, each stage with its own concurrency.
 
 Model failures are graded; infrastructure failures (a provider's or the API server's)
 are retried with backoff and, when they persist, recorded apart so that `--resume`
-retries them from the stage that failed, reusing whatever finished before it.
+retries them from the stage that failed, reusing whatever finished before it. A dead
+cluster is not left to each attempt: the run's `ClusterCircuitBreaker` watches it and
+stops the whole run (see runner/circuit.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kubebench.errors import InfrastructureError
 from kubebench.grading.verdict import Verdict
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig, ModelProvider
 from kubebench.runner.cache import ResponseCache, cache_key, is_cacheable
+from kubebench.runner.circuit import ClusterCircuitBreaker
 from kubebench.runner.records import AttemptRecord, InfrastructureStage, attempt_key, utc_now
 from kubebench.tasks.schema import Task
 
@@ -95,13 +98,17 @@ async def with_retries(
     call: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     failure: Callable[[T], str | None] = lambda _: None,
+    before_retry: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[T | None, str | None, int]:
     """Run `call`, retrying InfrastructureError (or a result `failure` flags) with
-    exponential backoff. Returns (last result, error or None, retries used)."""
+    exponential backoff, after `before_retry` (the circuit breaker's wait for a healthy
+    cluster). Returns (last result, error or None, retries used)."""
     result: T | None = None
     error: str | None = None
     for attempt in range(policy.retries + 1):
         if attempt:
+            if before_retry is not None:
+                await before_retry()
             await asyncio.sleep(policy.delay(attempt - 1))  # backoff, not a poll
         try:
             result = await call()
@@ -131,6 +138,7 @@ class AttemptPipeline:
         judge: JudgeStage | None = None,
         concurrency: Concurrency | None = None,
         retry: RetryPolicy | None = None,
+        breaker: ClusterCircuitBreaker | None = None,
     ) -> None:
         self.provider = provider
         self.generation = generation
@@ -142,6 +150,7 @@ class AttemptPipeline:
         self.judge = judge
         self.concurrency = concurrency or Concurrency()
         self.retry = retry or RetryPolicy()
+        self.breaker = breaker
         describe = provider.describe()
         self._describe = describe
         self.cache = cache if cache is not None and is_cacheable(describe) else None
@@ -161,6 +170,7 @@ class AttemptPipeline:
         n_judge = self.concurrency.judging if self.judge else 0
         for _ in range(n_gen):
             todo.put_nowait(None)
+        workers: set[asyncio.Task[None]] = set()
 
         async def stage(
             n: int,
@@ -170,6 +180,9 @@ class AttemptPipeline:
             sink_workers: int,
         ) -> None:
             async def worker() -> None:
+                me = asyncio.current_task()
+                assert me is not None
+                workers.add(me)
                 while (item := await source.get()) is not None:
                     await work(item)
 
@@ -187,28 +200,55 @@ class AttemptPipeline:
             if next_after_grade is not None and item.record.infrastructure_error is None:
                 await next_after_grade.put(item)
             else:
-                self._finish(item)
+                await self._finish(item)
 
         async def judge_then_finish(item: _InFlight) -> None:
             await self._judge(item)
-            self._finish(item)
+            await self._finish(item)
 
         async def generate_then_pass(item: PlannedAttempt) -> None:
             flight = await self._generate(item)
             if flight.record.infrastructure_error is None:
                 await graded_in.put(flight)
             else:
-                self._finish(flight)
+                await self._finish(flight)
 
-        try:
+        async def all_stages() -> None:
             async with asyncio.TaskGroup() as group:
                 group.create_task(stage(n_gen, todo, generate_then_pass, graded_in, n_grade))
                 group.create_task(stage(n_grade, graded_in, grade_then_pass, judged_in, n_judge))
                 if self.judge:
                     group.create_task(stage(n_judge, judged_in, judge_then_finish, None, 0))
+
+        try:
+            if self.breaker is None:
+                await all_stages()
+            else:
+                await self._run_watched(all_stages(), workers)
         except BaseExceptionGroup as group_error:
             # Show the error itself (a UserError prints as one line), not the task groups.
             raise _first_leaf(group_error) from group_error
+
+    async def _run_watched(self, stages: Awaitable[None], workers: set[asyncio.Task[None]]) -> None:
+        """Run the stages beside the circuit breaker's watch; when it trips, stop them
+        and raise its error."""
+        assert self.breaker is not None
+        work = asyncio.ensure_future(stages)
+        watcher = asyncio.ensure_future(self.breaker.watch())
+        try:
+            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # Ctrl-C: let the attempts clean up, as ever
+            watcher.cancel()
+            work.cancel()
+            await asyncio.wait({work, watcher})
+            raise
+        if work.done():
+            watcher.cancel()
+            await asyncio.wait({watcher})
+            work.result()
+            return
+        await _stop_workers(work, workers)
+        watcher.result()  # raises the breaker's InfrastructureError
 
     # -- stages -----------------------------------------------------------------------
 
@@ -274,7 +314,10 @@ class AttemptPipeline:
             return await self.grade(task, record.answer, self.kube)
 
         verdict, error, used = await with_retries(
-            call, self.retry, lambda v: v.infrastructure_error
+            call,
+            self.retry,
+            lambda v: v.infrastructure_error,
+            self.breaker.before_retry if self.breaker else None,
         )
         record.retries += used
         record.verdict = verdict
@@ -308,9 +351,31 @@ class AttemptPipeline:
         record.infrastructure_error = error
         record.infrastructure_stage = stage
 
-    def _finish(self, flight: _InFlight) -> None:
+    async def _finish(self, flight: _InFlight) -> None:
         record = flight.record
+        if self.breaker is not None:
+            # A verdict reached while the cluster fails its health checks may be the
+            # outage's, not the model's: store it only once the cluster answers again.
+            # If the breaker trips instead, this attempt is cancelled and done on resume.
+            await self.breaker.settled()
         record.timings["total_s"] = time.monotonic() - flight.started
         record.finished_at = utc_now()
         self.store_append(record)
         self.on_record(record)
+
+
+async def _stop_workers(work: asyncio.Future[None], workers: set[asyncio.Task[None]]) -> None:
+    """Cancel the stages, and every worker again and again until it is gone: on a dead
+    cluster an attempt's own cleanup waits (shielded) on requests that only time out
+    after API_TIMEOUT_S, and one cancellation lets it sit there that long. Its cleanup
+    carries on in the background (settle_cleanups is given a short grace by the caller);
+    the attempt itself is not recorded, so `--resume` does it."""
+    work.cancel()
+    deadline = time.monotonic() + defaults.CANCEL_CLEANUP_GRACE_S
+    while not work.done() and time.monotonic() < deadline:
+        for task in workers:
+            if not task.done():
+                task.cancel()
+        await asyncio.wait({work}, timeout=0.2)
+    if work.done() and not work.cancelled():
+        work.exception()  # retrieved: the breaker's error is the one to report

@@ -36,6 +36,10 @@ class RunMeta(BaseModel):
     schema_version: int = RUN_SCHEMA_VERSION
     run_id: str
     model_id: str
+    # The ids as given, options included (`openai:x?base_url=…`): what `--resume` creates
+    # the providers from. Ids never hold credentials (the registry refuses them).
+    model_spec: str | None = None
+    judge_spec: str | None = None
     provider: dict[str, Any] = Field(default_factory=dict)  # the provider's describe()
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     prompt_version: str = ""

@@ -3,22 +3,29 @@ SQLite index.
 
 attempts.jsonl is the truth: one `AttemptRecord` per line, appended, flushed and fsynced
 as each attempt finishes, so a killed run loses at most the attempts in flight. A line
-cut in half by a kill is ignored by readers and cut off before the next append. A
-later line with the same attempt_key supersedes an earlier one (a `--resume` retrying an
-infrastructure error). index.sqlite summarises the JSONL for quick look-ups and is
-rebuilt from it whenever it is missing or does not match the JSONL's size.
+that is not a record (cut in half by a kill, or garbled) is skipped by readers, who note
+it in `RunStore.warnings`; when it is the last line, the next writer moves it to
+attempts.jsonl.garbled before appending. A later line with the same attempt_key
+supersedes an earlier one (a `--resume` retrying an infrastructure error). index.sqlite
+summarises the JSONL for quick look-ups and is rebuilt from it whenever it is missing or
+does not match the JSONL's size.
+
+Answers can hold secrets from the tasks: run folders are 0700 and their files 0600.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from kubebench.errors import UserError
 from kubebench.runner.records import AttemptRecord, RunMeta
@@ -28,7 +35,10 @@ ATTEMPTS_FILE = "attempts.jsonl"
 JUDGEMENTS_FILE = "judgements.jsonl"
 INDEX_FILE = "index.sqlite"
 LOCK_FILE = ".lock"
+GARBLED_SUFFIX = ".garbled"  # attempts.jsonl.garbled: last lines set aside by a writer
 INDEX_SCHEMA_VERSION = 1
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 _INDEX_SCHEMA = f"""
 PRAGMA user_version = {INDEX_SCHEMA_VERSION};
@@ -87,9 +97,76 @@ def complete_size(path: Path) -> int:
     return read_jsonl_lines(path)[1]
 
 
+def create_private_file(path: Path) -> None:
+    """Create `path` (if missing) readable by its owner only, whatever the umask; an
+    existing file is tightened to 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` and its parents; `path` itself ends up 0700."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)
+
+
+def dump_line(model: BaseModel) -> bytes:
+    """One JSON line for `model`. Text with a lone surrogate (a model can answer one)
+    cannot be UTF-8: such a record is written with \\uXXXX escapes instead, which JSON
+    reads back to the same string."""
+    try:
+        return model.model_dump_json().encode() + b"\n"
+    except PydanticSerializationError:
+        data = json.dumps(model.model_dump(mode="json"), ensure_ascii=True)
+        return data.encode() + b"\n"
+
+
+def parse_attempt_line(line: bytes) -> AttemptRecord:
+    """An `AttemptRecord` from one line; ValueError (ValidationError) if it is not one."""
+    try:
+        return AttemptRecord.model_validate_json(line)
+    except ValidationError as exc:
+        # pydantic's JSON parser refuses lone-surrogate escapes, which dump_line writes.
+        if b"\\ud" not in line.lower() or exc.errors()[0]["type"] != "json_invalid":
+            raise
+    return AttemptRecord.model_validate(json.loads(line))
+
+
+def _why_not_a_record(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(exc)
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _is_attempt_line(line: bytes) -> bool:
+    try:
+        parse_attempt_line(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _line_number(path: Path, offset: int) -> int:
+    with path.open("rb") as fh:
+        return fh.read(offset).count(b"\n") + 1
+
+
 def _connect_index(path: Path) -> sqlite3.Connection:
     # The index is rebuilt from the JSONL whenever it disagrees with it, so it needs no
     # durability of its own: no fsync per attempt, only the JSONL's.
+    create_private_file(path)
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA journal_mode=MEMORY")
@@ -123,6 +200,8 @@ class RunStore:
         self._judgements_fd: int | None = None
         self._lock_fd: int | None = None
         self._index: sqlite3.Connection | None = None
+        # Lines readers skipped or writers set aside, one sentence each, for the CLI.
+        self.warnings: list[str] = []
 
     # -- paths ------------------------------------------------------------------------
 
@@ -149,7 +228,7 @@ class RunStore:
                 f"{run_dir} already holds a run",
                 hint=f"continue it: `kubebench run --resume {run_dir}` (or pick another --run-id)",
             )
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(run_dir)
         store = cls(run_dir, meta)
         store.write_meta()
         return store
@@ -175,7 +254,9 @@ class RunStore:
     def write_meta(self) -> None:
         """Write run.json atomically (temporary file, fsync, rename)."""
         tmp = self.run_dir / f".{RUN_FILE}.tmp"
-        with tmp.open("w") as fh:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "w") as fh:
             fh.write(self.meta.model_dump_json(indent=2))
             fh.flush()
             os.fsync(fh.fileno())
@@ -185,7 +266,7 @@ class RunStore:
         """Take the run's writer lock; UserError if another process writes this run."""
         if self._lock_fd is not None:
             return
-        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -195,6 +276,16 @@ class RunStore:
                 hint="wait for it to finish, or stop it first",
             ) from exc
         self._lock_fd = fd
+        self._tighten_modes()
+
+    def _tighten_modes(self) -> None:
+        """A run written by an older kubebench may be world-readable: make it private."""
+        paths = [self.run_dir, *self.run_dir.iterdir()]
+        for path in paths:
+            if path.is_symlink() or not (path.is_file() or path == self.run_dir):
+                continue
+            with contextlib.suppress(OSError):  # not ours to change (another owner)
+                os.chmod(path, DIR_MODE if path == self.run_dir else FILE_MODE)
 
     def close(self) -> None:
         for name in ("_attempts_fd", "_judgements_fd", "_lock_fd"):
@@ -214,18 +305,43 @@ class RunStore:
 
     # -- appending --------------------------------------------------------------------
 
-    def _append_fd(self, path: Path) -> int:
-        """An O_APPEND descriptor, after cutting off a line a kill left half-written."""
-        _, end = read_jsonl_lines(path)
-        if path.exists() and path.stat().st_size != end:
+    def _append_fd(self, path: Path, is_valid: Callable[[bytes], bool]) -> int:
+        """An O_APPEND descriptor, after setting aside a last line that a kill left
+        half-written or that is garbled (`is_valid` says no): it moves to the side file
+        `<name>.garbled`, so the next line starts clean and nothing is thrown away."""
+        lines, end = read_jsonl_lines(path)
+        cut = end
+        if lines and not is_valid(lines[-1][1]):
+            cut = lines[-1][0]
+        if path.exists() and path.stat().st_size != cut:
             with path.open("r+b") as fh:
-                fh.truncate(end)
-        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                fh.seek(cut)
+                tail = fh.read()
+                side = path.with_name(path.name + GARBLED_SUFFIX)
+                fd = os.open(side, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+                with os.fdopen(fd, "ab") as kept:
+                    kept.write(tail if tail.endswith(b"\n") else tail + b"\n")
+                    kept.flush()
+                    os.fsync(kept.fileno())
+                fh.truncate(cut)
+                os.fsync(fh.fileno())
+            number = _line_number(path, cut)
+            self._warn(
+                f"{path} line {number} was cut short or garbled: set aside in {side.name} "
+                f"({len(tail)} bytes)"
+            )
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        return fd
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     @staticmethod
     def _write_line(fd: int, model: BaseModel) -> int:
         """Append one JSON line, flush and fsync; return the byte offset it starts at."""
-        data = model.model_dump_json().encode() + b"\n"
+        data = dump_line(model)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
@@ -236,7 +352,7 @@ class RunStore:
     def append_attempt(self, rec: AttemptRecord) -> None:
         """Append one finished attempt (append + flush + fsync), then update the index."""
         if self._attempts_fd is None:
-            self._attempts_fd = self._append_fd(self.attempts_path)
+            self._attempts_fd = self._append_fd(self.attempts_path, _is_attempt_line)
         offset = self._write_line(self._attempts_fd, rec)
         index = self._ensure_index(known_size=offset)
         with index:
@@ -250,25 +366,43 @@ class RunStore:
     def append_judgement(self, rec: BaseModel) -> None:
         """Append one `kubebench.judge.schema.JudgementRecord` to judgements.jsonl."""
         if self._judgements_fd is None:
-            self._judgements_fd = self._append_fd(self.judgements_path)
+            self._judgements_fd = self._append_fd(self.judgements_path, _is_json_object)
         self._write_line(self._judgements_fd, rec)
 
     # -- reading ----------------------------------------------------------------------
 
-    def attempt_history(self) -> list[AttemptRecord]:
-        """Every complete line of attempts.jsonl, superseded ones included, in file order."""
-        lines, _ = read_jsonl_lines(self.attempts_path)
+    def _records_with_offsets(self) -> tuple[list[tuple[int, AttemptRecord]], int]:
+        """Every attempt record of attempts.jsonl with its byte offset, and where the
+        complete lines end. Lines that are not records are skipped and noted."""
+        path = self.attempts_path
+        lines, end = read_jsonl_lines(path)
+        size = path.stat().st_size if path.exists() else 0
+        if size != end:
+            self._warn(
+                f"{path} ends in a line cut short ({size - end} bytes): skipped; the next "
+                f"write sets it aside in {ATTEMPTS_FILE}{GARBLED_SUFFIX}"
+            )
         out = []
-        for number, (_, line) in enumerate(lines, start=1):
+        for index, (offset, line) in enumerate(lines):
             try:
-                out.append(AttemptRecord.model_validate_json(line))
-            except ValidationError as exc:
-                raise UserError(
-                    f"{self.attempts_path} line {number} is not an attempt record: "
-                    f"{exc.errors()[0]['msg']}",
-                    hint="the file is append-only; restore it or start a new run",
-                ) from exc
-        return out
+                out.append((offset, parse_attempt_line(line)))
+            except ValueError as exc:
+                last = index == len(lines) - 1
+                fate = (
+                    f"skipped; the next write sets it aside in {ATTEMPTS_FILE}{GARBLED_SUFFIX}"
+                    if last
+                    else "skipped"
+                )
+                self._warn(
+                    f"{path} line {_line_number(path, offset)} is not an attempt record "
+                    f"({_why_not_a_record(exc)[:120]}): {fate}"
+                )
+        return out, end
+
+    def attempt_history(self) -> list[AttemptRecord]:
+        """Every attempt record of attempts.jsonl, superseded ones included, in file
+        order; lines that are not records are skipped and noted in `warnings`."""
+        return [rec for _, rec in self._records_with_offsets()[0]]
 
     def attempts(self) -> list[AttemptRecord]:
         """The current record of each attempt: the last line of each attempt_key, in the
@@ -279,19 +413,29 @@ class RunStore:
         return list(latest.values())
 
     def judgement_lines(self) -> list[dict[str, Any]]:
-        """judgements.jsonl as plain dicts (for readers that do not import the judge)."""
+        """judgements.jsonl as plain dicts (for readers that do not import the judge);
+        lines that are not JSON objects are skipped and noted in `warnings`."""
         lines, _ = read_jsonl_lines(self.judgements_path)
-        return [json.loads(line) for _, line in lines]
+        out = []
+        for offset, line in lines:
+            try:
+                data = json.loads(line)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                out.append(data)
+                continue
+            number = _line_number(self.judgements_path, offset)
+            self._warn(f"{self.judgements_path} line {number} is not a JSON object: skipped")
+        return out
 
     def judgements(self, judge_id: str | None = None) -> list[Any]:
         """The records of judgements.jsonl (all, or those of one judge), as
         `kubebench.judge.schema.JudgementRecord`."""
         from kubebench.judge.schema import JudgementRecord  # the judge room owns the type
 
-        lines, _ = read_jsonl_lines(self.judgements_path)
         out = []
-        for _, line in lines:
-            data = json.loads(line)
+        for data in self.judgement_lines():
             if judge_id is not None and data.get("judge_id") != judge_id:
                 continue
             out.append(JudgementRecord.model_validate(data))
@@ -335,12 +479,11 @@ class RunStore:
             self._index = None
         tmp = self.run_dir / f".{INDEX_FILE}.tmp"
         tmp.unlink(missing_ok=True)
-        lines, end = read_jsonl_lines(self.attempts_path)
+        records, end = self._records_with_offsets()
         conn = _connect_index(tmp)
         conn.executescript(_INDEX_SCHEMA)
         with conn:
-            for offset, line in lines:
-                rec = AttemptRecord.model_validate_json(line)
+            for offset, rec in records:
                 conn.execute(
                     "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     _index_row(rec, offset),
@@ -370,7 +513,7 @@ class RunStore:
         """The record that starts at byte `offset` of attempts.jsonl (from the index)."""
         with self.attempts_path.open("rb") as fh:
             fh.seek(offset)
-            return AttemptRecord.model_validate_json(fh.readline())
+            return parse_attempt_line(fh.readline())
 
     def pending_retries(self) -> dict[str, AttemptRecord]:
         """Attempts whose current record is an infrastructure error, by attempt_key."""
