@@ -63,9 +63,8 @@ def test_the_graders_limits_apply() -> None:
     )
     outcome = parse_document(split_documents("apiVersion: v1\nkind: X\n" + bomb)[0])
     assert outcome.stage == "split_parse" and "expands to more than" in outcome.reason
-    many = "\n---\n".join(["apiVersion: v1\nkind: List\nitems:"] + [])
-    limited = parse_document(split_documents(many + "\n" + "- {apiVersion: v1, kind: A}\n" * 3)[0],
-                             ParseLimits(max_documents=2))  # fmt: skip
+    many = "apiVersion: v1\nkind: List\nitems:\n" + "- {apiVersion: v1, kind: A}\n" * 3
+    limited = parse_document(split_documents(many)[0], ParseLimits(max_documents=2))
     assert "more than 2 YAML documents" in limited.reason
 
 

@@ -24,9 +24,9 @@ _WORD = re.compile(r"[A-Za-z]{2,}")
 MIN_CONCEPT_WORDS = 60
 MAX_ANSWER_CHARS = 2400
 _SKIP_HEADINGS = re.compile(
-    r"table of contents|toc|changelog|references?$|see also|license|authors?|"
+    r"\b(?:table of contents|toc|changelog|references?|see also|license|authors?|"
     r"implementation history|drawbacks|graduation criteria|test plan|prerequisites|"
-    r"release signoff|feature enablement|rollout|scalability|troubleshooting|alternatives",
+    r"release signoff|feature enablement|rollout|scalability|troubleshooting|alternatives)\b",
     re.I,
 )
 
@@ -61,7 +61,7 @@ def split_sections(markdown: str) -> list[DocSection]:
             sections.append(DocSection(heading.group(2).strip(), len(heading.group(1)), [], number))
         else:
             sections[-1].lines.append(line)
-    return [s for s in sections if s.text.strip()]
+    return [s for s in sections if s.heading or s.text.strip()]
 
 
 def clean_prose(text: str) -> str:
