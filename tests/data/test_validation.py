@@ -58,7 +58,7 @@ async def test_dry_run_passes_valid_objects_and_buckets_failures(kube: KubeClien
 
 async def test_dry_run_throughput(kube: KubeClient) -> None:
     apis = ServedApis(await kube.discover())
-    await ensure_namespace(kube, NS)
+    await ensure_namespace(kube, f"{NS}-rate")
     info = apis.classify("v1", "ConfigMap").info
     objects = [
         ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"},
@@ -66,8 +66,8 @@ async def test_dry_run_throughput(kube: KubeClient) -> None:
         for i in range(600)
     ]  # fmt: skip
     start = time.perf_counter()
-    results = await dry_run_batch(kube, objects, NS, concurrency=48)  # type: ignore[arg-type]
+    results = await dry_run_batch(kube, objects, f"{NS}-rate", concurrency=48)  # type: ignore[arg-type]
     rate = len(objects) / (time.perf_counter() - start)
     print(f"dry-run: {rate:.0f} objects/s")
     assert all(r.ok for r in results)
-    await delete_namespace(kube, NS)
+    await delete_namespace(kube, f"{NS}-rate")

@@ -29,11 +29,12 @@ STAGES = (
 )
 
 
-def bucket(reason: str, limit: int = 120) -> str:
-    """A reason as a bucket name: numbers and quoted names folded, so that like counts
+def bucket(reason: str, limit: int = 120, *, fold_quoted: bool = True) -> str:
+    """A reason as a bucket name: numbers (and quoted names) folded, so that like counts
     with like ("invalid YAML at line N, column N: ...")."""
     text = re.sub(r"\d+", "N", " ".join(reason.split()))
-    text = re.sub(r'"[^"]{0,200}"', '"…"', text)
+    if fold_quoted:
+        text = re.sub(r'"[^"]{0,200}"', '"…"', text)
     return text[:limit]
 
 

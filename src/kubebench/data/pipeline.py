@@ -40,7 +40,6 @@ from kubebench.data.records import CandidateObject, Example, SourceFile
 from kubebench.data.synthesis import choose_style, write_answer, write_request
 from kubebench.data.validation import (
     ServedApis,
-    delete_namespace,
     dry_run_batch,
     ensure_namespace,
 )
@@ -171,7 +170,6 @@ class Curator:
                 self.audit.__exit__()
             if self.staging is not None:
                 self.staging.close()
-            await delete_namespace(self.kube, self.config.namespace)
         self.progress.update(self.counters, final=True)
         return self.counters
 

@@ -7,13 +7,16 @@ that kind (`extensions/v1beta1`, `rbac.authorization.k8s.io/v1beta1`,
 a group the server does not know is a custom resource (or a tool's file, such as a
 kustomization), counted apart. *Deprecated* versions are the ones the server warns about
 in the dry-run's `Warning` header. Namespaced objects are sent into one validation
-namespace (created if missing), so that a manifest's own namespace need not exist.
+namespace (created if missing and left in place, empty: dry-runs store nothing), so
+that a manifest's own namespace need not exist.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +29,7 @@ from kubebench.grading.scope import group_of
 
 # Groups Kubernetes once served and has dropped entirely.
 REMOVED_GROUPS = frozenset(("extensions",))
+_HANDLED = re.compile(r'^\S+ in version "[^"]*" cannot be handled as an? \S+: ')
 
 
 @dataclass(frozen=True)
@@ -76,15 +80,30 @@ class DryRunResult:
     warnings: list[str] = field(default_factory=list)
 
 
-async def ensure_namespace(kube: KubeClient, name: str) -> None:
-    """Create the validation namespace unless it exists."""
+async def ensure_namespace(
+    kube: KubeClient, name: str, timeout_s: float = defaults.CLEANUP_TIMEOUT_S
+) -> None:
+    """Create the validation namespace unless it exists; one still terminating is
+    waited out first (dry-runs into it would be refused)."""
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-    resp = await kube.request("POST", "/api/v1/namespaces", body=body)
-    if not resp.ok and resp.reason != "AlreadyExists":
-        raise InfrastructureError(f"cannot create namespace {name}: {resp.message}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        resp = await kube.request("POST", "/api/v1/namespaces", body=body)
+        if resp.ok:
+            return
+        if resp.reason != "AlreadyExists":
+            raise InfrastructureError(f"cannot create namespace {name}: {resp.message}")
+        current = await kube.request("GET", f"/api/v1/namespaces/{name}")
+        phase = ((current.body or {}).get("status") or {}).get("phase")
+        if current.ok and phase != "Terminating":
+            return
+        if time.monotonic() > deadline:
+            raise InfrastructureError(f"namespace {name} is still terminating")
+        await asyncio.sleep(defaults.POLL_INTERVAL_S * 4)
 
 
 async def delete_namespace(kube: KubeClient, name: str) -> None:
+    """Remove a validation namespace (tests); builds leave theirs, empty, for the next."""
     await kube.request("DELETE", f"/api/v1/namespaces/{name}")
 
 
@@ -118,8 +137,12 @@ async def dry_run_object(
         return DryRunResult(True, deprecated=deprecated, warnings=resp.warnings)
     message = resp.message
     reason = resp.reason or f"HTTP {resp.status_code}"
-    detail = message.split(" is invalid: ", 1)[-1] if " is invalid: " in message else message
-    return DryRunResult(False, f"{reason}: {bucket(detail, 100)}", message, deprecated)
+    # Drop the object's own name and type from the message: `Role "x" is invalid: ...`,
+    # `ConfigMap in version "v1" cannot be handled as a ConfigMap: ...`.
+    detail = _HANDLED.sub("", message.split(" is invalid: ", 1)[-1])
+    return DryRunResult(
+        False, f"{reason}: {bucket(detail, 100, fold_quoted=False)}", message, deprecated
+    )
 
 
 async def dry_run_batch(
