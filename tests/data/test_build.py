@@ -41,7 +41,8 @@ def _planted(tmp: Path) -> dict[str, Any]:
     reordered = yaml.safe_dump(dict(reversed(list(obj.items()))), sort_keys=False)
     prompt_task = next(t for t in tasks if len(t.prompt.split()) >= 25)
     filler = " ".join(["Service accounts give pods an identity that RBAC can grant rights to."] * 8)
-    doc = f"# Identities\n\n## Giving workloads rights\n\n{filler}\n\n{prompt_task.prompt}\n"
+    paragraphs = "\n\n".join([filler] * 6)
+    doc = f"# Identities\n\n## Giving workloads rights\n\n{paragraphs}\n\n{prompt_task.prompt}\n"
     canary = (
         f"# {CANARY_GUID}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: marked\n"
         "data:\n  colour: teal\n"

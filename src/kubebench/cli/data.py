@@ -154,11 +154,13 @@ def data_build(
 
 def _print_stats(stats: dict) -> None:  # type: ignore[type-arg]
     table = Table(title="stages")
-    for col in ("stage", "unit", "in", "kept", "dropped", "per second"):
+    for col in ("stage", "unit", "in", "kept", "dropped", "apart", "per second"):
         table.add_column(col, justify="left" if col in ("stage", "unit") else "right")
     for name, s in stats["stages"].items():
         rate = "" if s["per_second"] is None else f"{s['per_second']:.0f}"
-        table.add_row(name, s["unit"], str(s["in"]), str(s["kept"]), str(s["dropped"]), rate)
+        apart = str(sum(s["counted_apart"].values()))
+        row = (name, s["unit"], str(s["in"]), str(s["kept"]), str(s["dropped"]), apart, rate)
+        table.add_row(*row)
     out.print(table)
     kinds = Table(title="kinds")
     for col in ("kind", "parsed", "kept", "in examples"):

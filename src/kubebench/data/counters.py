@@ -14,14 +14,15 @@ STAGES = (
     "license",
     "file_filters",
     "templates",
+    "exact_file_dedup",
     "split_parse",
     "kubernetes_only",
     "placeholders",
-    "credentials",
     "api_versions",
-    "decontamination",
     "exact_dedup",
     "near_dedup",
+    "credentials",
+    "decontamination",
     "dry_run",
     "docs",
     "synthesis",
@@ -69,8 +70,11 @@ class StageCounters:
 
     def __init__(self) -> None:
         self.stages: dict[str, StageCount] = {name: StageCount(name) for name in STAGES}
-        for name in ("read", "license", "file_filters", "templates", "docs"):
+        for name in ("read", "license", "file_filters", "templates", "exact_file_dedup"):
             self.stages[name].unit = "files"
+        for name in ("split_parse", "kubernetes_only"):
+            self.stages[name].unit = "documents"  # `kind: List` items are expanded after
+        self.stages["docs"].unit = "sections"
         self.stages["synthesis"].unit = "examples"
         self.stages["example_decontamination"].unit = "examples"
 

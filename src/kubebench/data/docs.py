@@ -19,6 +19,7 @@ _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _WORD = re.compile(r"[A-Za-z]{2,}")
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s")
 # A concept section needs enough prose to answer a question, and not so much that the
 # answer is a whole chapter.
 MIN_CONCEPT_WORDS = 60
@@ -105,11 +106,17 @@ def section_parts(section: DocSection) -> SectionParts:
 
 
 def is_concept(parts: SectionParts) -> bool:
+    """Enough prose under a heading worth asking about; lists of links or a table of
+    contents are not prose."""
+    lines = [line.strip() for line in parts.prose.split("\n") if line.strip()]
+    listed = sum(1 for line in lines if _LIST_ITEM.match(line) or line.startswith("|"))
     return (
         not parts.yaml_blocks
         and bool(parts.heading)
         and not _SKIP_HEADINGS.search(parts.heading)
         and len(_WORD.findall(parts.prose)) >= MIN_CONCEPT_WORDS
+        and listed <= len(lines) / 2
+        and parts.prose.count(". ") + parts.prose.count(".\n") >= 2
     )
 
 

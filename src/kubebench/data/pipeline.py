@@ -10,6 +10,7 @@ with the input (16 bytes per distinct object, one 1 KiB signature per kept objec
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ from kubebench.data.validation import (
 )
 
 STAGING_FILE = "examples.staging.jsonl"
+# The API server's warning for a deprecated version: "batch/v1beta1 CronJob is deprecated".
+_DEPRECATED_VERSION = re.compile(r"^\S+ \S+ is deprecated")
 AUDIT_FILE = "decontamination_audit.jsonl"
 
 
@@ -142,6 +145,7 @@ class Curator:
         self.counters = StageCounters()
         self.totals = BuildTotals()
         self.exact = ExactDeduplicator()
+        self.exact_files = ExactDeduplicator()
         self.near = NearDeduplicator(config.jaccard, config.num_perm, config.shingle_size)
         self.apis: ServedApis | None = None
         self.audit: AuditLog | None = None
@@ -240,6 +244,11 @@ class Curator:
             if (reason := template_reason(file.content)) is not None:
                 return self._drop("templates", reason)
             stage.kept += 1
+        with c.timed("exact_file_dedup") as stage:
+            stage.seen += 1
+            if self.exact_files.first_seen(file.content.strip(), file.where) is not None:
+                return self._drop("exact_file_dedup", "same content as an earlier file")
+            stage.kept += 1
         return True
 
     # -- object stages ----------------------------------------------------------------
@@ -247,18 +256,9 @@ class Curator:
     def _objects_of(self, unit: _Unit, documents: list[DocumentText]) -> None:
         c = self.counters
         file = unit.file
-        # The canary may sit in a comment, which the rendered YAML no longer has.
-        for canary in self.index.canaries:
-            if canary in file.content:
-                unit.failed = True
-                c["decontamination"].seen += 1
-                self._drop("decontamination", "canary GUID in the file")
-                if self.audit is not None:
-                    self.audit.record(
-                        "file", file.where, Contamination("canary", "*", "canary", canary),
-                        source=file.source,
-                    )  # fmt: skip
-                return
+        if unit.origin == "manifest" and self._has_canary(file):
+            unit.failed = True
+            return
         index = 0
         for doc in documents:
             with c.timed("split_parse") as stage:
@@ -286,17 +286,27 @@ class Curator:
                 else:
                     unit.failed = True
 
+    def _has_canary(self, file: SourceFile) -> bool:
+        """The canary anywhere in the file (a comment, which rendered YAML no longer has,
+        or a doc's code block) removes the whole file."""
+        for canary in self.index.canaries:
+            if canary in file.content:
+                self.counters["decontamination"].seen += 1
+                self._drop("decontamination", "canary GUID in the file")
+                if self.audit is not None:
+                    hit = Contamination("canary", "*", "canary", canary)
+                    self.audit.record("file", file.where, hit, source=file.source)
+                return True
+        return False
+
     def _object_passes(self, cand: CandidateObject, unit: _Unit) -> bool:
+        """The object stages, cheapest first: dedup comes before the credential scan and
+        the rendering, so that copies cost no more than a hash."""
         c = self.counters
         with c.timed("placeholders") as stage:
             stage.seen += 1
             if (reason := placeholder_reason(cand.obj)) is not None:
                 return self._drop("placeholders", reason)
-            stage.kept += 1
-        with c.timed("credentials") as stage:
-            stage.seen += 1
-            if (reason := self.scanner.object_reason(cand.obj)) is not None:
-                return self._drop("credentials", reason)
             stage.kept += 1
         assert self.apis is not None
         with c.timed("api_versions") as stage:
@@ -310,12 +320,19 @@ class Curator:
                     return False
             stage.kept += 1
             cand.info = verdict.info
+        cand.canonical = canonical_json(cand.obj)
+        if unit.origin == "manifest" and not self._unique(cand):
+            return False
+        with c.timed("credentials") as stage:
+            stage.seen += 1
+            if (reason := self.scanner.object_reason(cand.obj)) is not None:
+                return self._drop("credentials", reason)
+            stage.kept += 1
         with c.timed("decontamination") as stage:
             stage.seen += 1
             text = render_yaml(cand.obj)
             if text is None:
                 return self._drop("decontamination", "YAML does not read back as the object")
-            cand.canonical = canonical_json(cand.obj)
             hit = self.index.check_object(cand.canonical) or self.index.check_text(text)
             if hit is not None:
                 if self.audit is not None:
@@ -326,8 +343,11 @@ class Curator:
                 return self._drop("decontamination", f"{hit.test} match with the benchmark")
             stage.kept += 1
             unit.yamls[cand.index] = text
-        if unit.origin != "manifest":
-            return True
+        return True
+
+    def _unique(self, cand: CandidateObject) -> bool:
+        """Exact, then near dedup (manifests only: a doc's example keeps its YAML)."""
+        c = self.counters
         key = f"{cand.file.where}#{cand.index}"
         with c.timed("exact_dedup") as stage:
             stage.seen += 1
@@ -363,7 +383,10 @@ class Curator:
                 self._drop("dry_run", result.reason)
             elif result.deprecated:
                 self.counters["api_versions"].kept -= 1
-                self._drop("api_versions", f"deprecated: {result.deprecated}")
+                what = "apiVersion" if _DEPRECATED_VERSION.match(result.deprecated) else "field"
+                self._drop(
+                    "api_versions", f"deprecated {what} (server warning): {result.deprecated}"
+                )
             else:
                 stage.kept += 1
                 continue
@@ -380,30 +403,43 @@ class Curator:
     def _doc_units(
         self, file: SourceFile, concepts: list[tuple[SourceFile, docmod.SectionParts, str]]
     ) -> list[_Unit]:
+        """A doc's sections: YAML sections become units, concept sections wait for
+        synthesis; the prose of both is scanned for credentials."""
         stage = self.counters["docs"]
+        if self._has_canary(file):
+            return []
         with self.counters.timed("docs"):
-            stage.seen += 1
             sections = docmod.split_sections(file.content)
             title = next((docmod.clean_heading(s.heading) for s in sections if s.level == 1), "")
+            parts_of = [docmod.section_parts(s) for s in sections]
         units = []
-        for number, section in enumerate(sections):
-            parts = docmod.section_parts(section)
-            if parts.yaml_blocks:
-                unit = _Unit(file, "doc-yaml", parts=parts, title=title)
-                docs = [
-                    DocumentText(d.text, d.first_line + line - 1)
-                    for text, line in parts.yaml_blocks
-                    for d in split_documents(text)
-                ]
-                self._objects_of(unit, docs)
-                units.append(unit)
-            elif docmod.is_concept(parts):
-                reason = self.scanner.findings(parts.prose)
-                if reason:
-                    self._drop("docs", f"credential in a concept section: {', '.join(reason)}")
-                    continue
+        for number, parts in enumerate(parts_of):
+            stage.seen += 1
+            concept = not parts.yaml_blocks and docmod.is_concept(parts)
+            if not parts.yaml_blocks and not concept:
+                stage.apart["neither YAML nor a concept section"] += 1
+                continue
+            if found := self.scanner.findings(parts.prose):
+                self._drop("docs", f"credential in the section's prose: {', '.join(found)}")
+                continue
+            # The whole section, before any trimming: contamination anywhere in it counts.
+            if hit := self.index.check_text(f"{parts.heading}\n{parts.prose}"):
+                if self.audit is not None:
+                    self.audit.record("doc-section", f"{file.where}#{number}", hit)
+                self._drop("docs", f"{hit.test} match with the benchmark")
+                continue
+            stage.kept += 1
+            if concept:
                 concepts.append((file, parts, f"{file.where}#{number}"))
-        stage.kept += 1
+                continue
+            unit = _Unit(file, "doc-yaml", parts=parts, title=title)
+            docs = [
+                DocumentText(d.text, d.first_line + line - 1)
+                for text, line in parts.yaml_blocks
+                for d in split_documents(text)
+            ]
+            self._objects_of(unit, docs)
+            units.append(unit)
         return units
 
     # -- examples ---------------------------------------------------------------------

@@ -49,10 +49,10 @@ def subject_phrase(obj: dict[str, Any]) -> str:
     return text
 
 
-def _short(value: object) -> str | None:
+def _short(value: object, limit: int = 48) -> str | None:
     if isinstance(value, bool | int | float):
         return str(value).lower() if isinstance(value, bool) else str(value)
-    if isinstance(value, str) and "\n" not in value and len(value) <= 48:
+    if isinstance(value, str) and "\n" not in value and len(value) <= limit:
         return value
     return None
 
@@ -109,14 +109,16 @@ def object_facts(obj: dict[str, Any]) -> list[str]:
     if kind in ("ConfigMap", "Secret"):
         if kind == "Secret" and obj.get("type") not in (None, "Opaque"):
             facts.append(f"type {obj['type']}")
-        for field, what in (("data", "entries"), ("stringData", "plain-text entries"),
-                            ("binaryData", "binary entries")):  # fmt: skip
+        for field, what in (("data", "data keys"), ("stringData", "plain-text keys"),
+                            ("binaryData", "binary keys")):  # fmt: skip
             data = obj.get(field)
             if isinstance(data, dict) and data:
                 shown = []
                 for key, value in data.items():
-                    plain = _short(value) if field != "data" or kind == "ConfigMap" else None
-                    shown.append(f"{key}={plain}" if plain is not None else str(key))
+                    plain = _short(value, 160) if field != "data" or kind == "ConfigMap" else None
+                    if plain is not None and (" " in plain or len(plain) > 48):
+                        plain = _q(plain)
+                    shown.append(f"{key}={plain}" if plain is not None else f"{key} (a file)")
                 facts.append(f"{what} {_listing(shown, 8)}")
         if obj.get("immutable"):
             facts.append("immutable")
