@@ -77,6 +77,18 @@ class _PlainContext:
         return None
 
 
+def _require_data_extra() -> None:
+    import importlib.util
+
+    missing = [
+        m for m in ("pyarrow", "datasketch", "detect_secrets") if not importlib.util.find_spec(m)
+    ]
+    if missing:
+        raise UserError(
+            f"kubebench data needs {', '.join(missing)}", hint="pip install 'kubebench[data]'"
+        )
+
+
 def _system_prompt(choice: str) -> str | None:
     if choice == "none":
         return None
@@ -127,6 +139,7 @@ def data_build(
     from kubebench.data.pipeline import BuildConfig
     from kubebench.data.readers import SourceSpec
 
+    _require_data_extra()
     specs = [SourceSpec.parse(s) for s in source]
     if not 0 <= validation_fraction < 1:
         raise UserError(f"--validation-fraction must be in [0, 1), not {validation_fraction}")
@@ -257,6 +270,7 @@ def bench_data(
     from kubebench.data.bench import make_stack_parquet, run_data_bench
     from kubebench.data.readers import SourceSpec
 
+    _require_data_extra()
     if not corpus.is_file():
         raise UserError(f"--corpus {corpus} does not exist")
     workdir.mkdir(parents=True, exist_ok=True)
