@@ -128,11 +128,12 @@ def data_build(
     context: str = options.CONTEXT,
     allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
 ) -> None:
-    """Read, filter, validate (server-side dry-run), dedup, decontaminate and write chat
-    examples: train.jsonl, validation.jsonl, DATASET.md, stats.json and the audit file.
+    """Curate sources into validated, deduplicated, decontaminated chat examples.
 
-    Example: kubebench data build --source corpus:../shared/corpus/manifests.jsonl
-    --source corpus:../shared/corpus/docs.jsonl --out datasets/corpus-v1
+    Writes train.jsonl, validation.jsonl, DATASET.md, stats.json and
+    decontamination_audit.jsonl. Example: kubebench data build --source
+    corpus:../shared/corpus/manifests.jsonl --source corpus:../shared/corpus/docs.jsonl
+    --out datasets/corpus-v1
     """
     from kubebench.cluster.session import cluster_connection
     from kubebench.data.build import build_dataset
@@ -234,8 +235,10 @@ def data_check(
     directory: Path = typer.Argument(..., help="A folder written by `kubebench data build`."),
     ngram: int = typer.Option(13, min=5, help="n-gram size of the overlap test."),
 ) -> None:
-    """Independent contamination check of the output files: canary hits, shared n-grams
-    with any test/dev prompt or reference, canonical reference objects. Exit 1 if any."""
+    """Check a built dataset for benchmark contamination, independently of the build.
+
+    Counts canary hits, shared n-grams with any test/dev prompt or reference, and
+    reference objects found in answers; exits 1 if any."""
     from kubebench.data.contamination_check import check_dataset
 
     if not directory.is_dir():
@@ -264,8 +267,11 @@ def bench_data(
     context: str = options.CONTEXT,
     allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
 ) -> None:
-    """Make a The-Stack-layout Parquet of ROWS perturbed corpus files and stream it
-    through every stage but synthesis: rows/s per stage, dry-run objects/s, peak RSS."""
+    """Stream a perturbed The-Stack-layout Parquet through every stage but synthesis.
+
+    Makes ROWS rows from the corpus (copies, renames, relabels, templates, GPL, removed
+    apiVersions, credentials, binary and non-YAML rows), then reports rows/s per stage,
+    dry-run objects/s and peak RSS."""
     from kubebench.cluster.session import cluster_connection
     from kubebench.data.bench import make_stack_parquet, run_data_bench
     from kubebench.data.readers import SourceSpec

@@ -458,6 +458,7 @@ class Curator:
         file = unit.file
         if unit.origin == "doc-yaml":
             if unit.failed or len(unit.objects) != unit.expected:
+                self.counters["docs"].kept -= 1
                 self._drop("docs", "a YAML object of the section was dropped")
                 return []
             assert unit.parts is not None
