@@ -3,6 +3,7 @@ the output loadable and split by repository, the CLI's stats/show/check, the ben
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,21 @@ async def test_bench_streams_a_perturbed_stack_parquet(
     assert stages["exact_dedup"]["dropped"] > 0 and stages["near_dedup"]["dropped"] > 0
     assert stats["dry_run"]["requests"] > 0 and "synthesis" not in stages
     assert stats["peak_rss_mib"] < 1024
+
+
+def test_cli_build_prints_plain_progress_off_a_terminal(
+    corpus: Path, control_plane: Any, tmp_path: Path
+) -> None:
+    rows = _pick_repos(read_jsonl(corpus / "manifests.jsonl"), 3)[:20]
+    src = write_jsonl(tmp_path / "m.jsonl", rows)
+    out = tmp_path / "out"
+    args = ["data", "build", "--source", f"corpus:{src}", "--out", str(out),
+            "--kubeconfig", str(control_plane.kubeconfig_path), "--allow-external-writes",
+            "--system-prompt", "none"]  # fmt: skip
+    result = runner.invoke(app, args, env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = result.output + (result.stderr if result.stderr_bytes is not None else "")
+    assert "data build: read 20/20 files" in text and "(done)" in text
+    assert "examples:" in text and (out / "train.jsonl").is_file()
+    first = json.loads((out / "train.jsonl").read_text().splitlines()[0])
+    assert first["messages"][0]["role"] == "user"

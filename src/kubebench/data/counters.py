@@ -30,10 +30,14 @@ STAGES = (
 )
 
 
+# Line numbers, indices and counts; digits inside names (k8s, v1beta1) stay.
+_NUMBER = re.compile(r"(?<![A-Za-z0-9])\d+(?![A-Za-z0-9])")
+
+
 def bucket(reason: str, limit: int = 120, *, fold_quoted: bool = True) -> str:
     """A reason as a bucket name: numbers (and quoted names) folded, so that like counts
     with like ("invalid YAML at line N, column N: ...")."""
-    text = re.sub(r"\d+", "N", " ".join(reason.split()))
+    text = _NUMBER.sub("N", " ".join(reason.split()))
     if fold_quoted:
         text = re.sub(r'"[^"]{0,200}"', '"…"', text)
     return text[:limit]
