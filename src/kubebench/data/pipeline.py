@@ -202,7 +202,7 @@ class Curator:
 
     async def _chunk(self, files: list[SourceFile]) -> None:
         units: list[_Unit] = []
-        concepts: list[tuple[SourceFile, docmod.SectionParts, str]] = []
+        concepts: list[tuple[SourceFile, docmod.SectionParts, str, str]] = []
         for file in files:
             if not self._file_passes(file):
                 continue
@@ -402,7 +402,7 @@ class Curator:
     # -- docs -------------------------------------------------------------------------
 
     def _doc_units(
-        self, file: SourceFile, concepts: list[tuple[SourceFile, docmod.SectionParts, str]]
+        self, file: SourceFile, concepts: list[tuple[SourceFile, docmod.SectionParts, str, str]]
     ) -> list[_Unit]:
         """A doc's sections: YAML sections become units, concept sections wait for
         synthesis; the prose of both is scanned for credentials."""
@@ -431,7 +431,7 @@ class Curator:
                 continue
             stage.kept += 1
             if concept:
-                concepts.append((file, parts, f"{file.where}#{number}"))
+                concepts.append((file, parts, f"{file.where}#{number}", title))
                 continue
             unit = _Unit(file, "doc-yaml", parts=parts, title=title)
             docs = [
@@ -478,8 +478,10 @@ class Curator:
             out.append(self._example(file, "manifest", style, request, answer, members))
         return out
 
-    def _concept_example(self, file: SourceFile, parts: docmod.SectionParts, key: str) -> Example:
-        style, question = docmod.concept_question(parts, "", key)
+    def _concept_example(
+        self, file: SourceFile, parts: docmod.SectionParts, key: str, title: str
+    ) -> Example:
+        style, question = docmod.concept_question(parts, title, key)
         return self._example(file, "doc-concept", style, question, docmod.trim(parts.prose), [])
 
     def _example(

@@ -86,14 +86,21 @@ def _subject(subject: dict[str, Any]) -> str:
 
 def _containers(spec: dict[str, Any]) -> list[str]:
     out = []
-    for c in spec.get("containers") or []:
-        if not isinstance(c, dict):
-            continue
-        text = f"container {_q(c.get('name'))} from image {_q(c.get('image'))}"
-        ports = [str(p.get("containerPort")) for p in c.get("ports") or [] if isinstance(p, dict)]
-        if ports:
-            text += f" listening on {_listing(ports)}"
-        out.append(text)
+    for field, what in (("initContainers", "init container"), ("containers", "container")):
+        for c in spec.get(field) or []:
+            if not isinstance(c, dict):
+                continue
+            text = f"{what} {_q(c.get('name'))} from image {_q(c.get('image'))}"
+            ports = [
+                str(p.get("containerPort")) for p in c.get("ports") or [] if isinstance(p, dict)
+            ]
+            if ports:
+                text += f" listening on {_listing(ports)}"
+            resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+            for bound in ("requests", "limits"):
+                if pairs := _pairs(resources.get(bound)):
+                    text += f", {bound} {_listing(pairs)}"
+            out.append(text)
     return out
 
 
