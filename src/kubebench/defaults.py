@@ -180,3 +180,40 @@ BENCH_GENERATION_MAX_TOKENS = 128  # about one short manifest
 DEFAULT_TASK_SPLIT = "test"  # what `kubebench tasks ...` and `load_tasks()` use by default
 # Seconds between two reads of a check the cluster may still be catching up on.
 EXPECTATION_POLL_INTERVAL_S = 0.1
+
+# -- Training data curation (data/) -----------------------------------------------------
+# File filters, after StarCoder's for YAML: size bounds, longest and mean line, and the
+# share of alphanumeric characters (minified or generated files fail these).
+DATA_MIN_FILE_BYTES = 20
+DATA_MAX_FILE_BYTES = 200 * 1024
+DATA_MAX_LINE_LENGTH = 1000
+DATA_MAX_MEAN_LINE_LENGTH = 100.0
+DATA_MIN_ALNUM_FRACTION = 0.25
+# A JSONL line or Markdown file above this is skipped unread (counted, never loaded).
+DATA_MAX_RECORD_BYTES = 4 * 1024 * 1024
+# Permissive licences (SPDX ids) a source file may carry; anything else is dropped.
+DATA_LICENSE_ALLOWLIST = (
+    "Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause", "ISC", "0BSD", "Zlib",
+    "Unlicense", "CC0-1.0", "BSL-1.0", "CC-BY-4.0", "MIT-0",
+)  # fmt: skip
+# Near-deduplication: BigCode's settings (5-token shingles, 256 permutations, Jaccard 0.7).
+DATA_SHINGLE_SIZE = 5
+DATA_MINHASH_PERMUTATIONS = 256
+DATA_JACCARD_THRESHOLD = 0.7
+DATA_MINHASH_SEED = 1
+# Decontamination: shared token n-grams with any benchmark prompt or reference.
+DATA_DECONTAM_NGRAM = 13
+# Server-side dry-run validation: requests in flight and objects per batch.
+DATA_VALIDATION_CONCURRENCY = 48
+DATA_VALIDATION_BATCH = 512
+DATA_VALIDATION_NAMESPACE = "kubebench-data-validation"
+# Share of training examples held out (whole source repositories) as validation.
+DATA_VALIDATION_FRACTION = 0.1
+DATA_SPLIT_SEED = "kubebench-data-v1"
+# Related objects of one file written as one example, at most this many.
+DATA_MAX_GROUP_OBJECTS = 6
+# Plain progress lines (stdout not a terminal) at most this often, in seconds.
+DATA_PROGRESS_INTERVAL_S = 5.0
+# `kubebench bench data`: rows of the synthetic The-Stack-layout Parquet.
+BENCH_DATA_ROWS = 100_000
+BENCH_DATA_ROW_GROUP = 2_000

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "judge",
     "cluster",
     "bench",
+    "data",
 )
 
 app = typer.Typer(
