@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "run",
     "grade",
     "report",
+    "compare",
+    "leaderboard",
     "tasks",
     "models",
     "judge",
