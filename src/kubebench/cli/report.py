@@ -64,6 +64,8 @@ def report(
     if as_json:
         fmt = ReportFormat.json
     snapshot = read_run(run_dir)
+    for warning in snapshot.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     with err.status(f"reading {len(snapshot.attempts)} attempts of {snapshot.label}"):
         data = build_report(snapshot)
     if fmt is ReportFormat.json:

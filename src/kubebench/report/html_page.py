@@ -51,7 +51,7 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 
 def rate_text(rate: dict[str, Any]) -> str:
-    """"42.0 % (21/50; 95 % CI 29.4–55.8 %)"."""
+    """ "42.0 % (21/50; 95 % CI 29.4–55.8 %)"."""
     if not rate["n"]:
         return "— (0 graded)"
     low, high = rate["ci95"]
@@ -83,10 +83,13 @@ def table(
     body = []
     for n, row in enumerate(rows):
         cells = "".join(
-            (f'<td class="num">{c if raw else esc(c)}</td>' if i in numeric else
-             f"<td>{c if raw else esc(c)}</td>")
+            (
+                f'<td class="num">{c if raw else esc(c)}</td>'
+                if i in numeric
+                else f"<td>{c if raw else esc(c)}</td>"
+            )
             for i, c in enumerate(row)
-        )  # fmt: skip
+        )
         rid = f' id="{esc(row_ids[n])}"' if row_ids else ""
         body.append(f"<tr{rid}>{cells}</tr>")
     cls = f' class="{css}"' if css else ""

@@ -42,9 +42,13 @@ def configuration(run: RunSnapshot) -> dict[str, Any]:
 
 
 def _config_label(config: dict[str, Any]) -> str:
-    parts = [f"T={config['temperature']}", f"top_p={config['top_p']}",
-             f"max_tokens={config['max_tokens']}", f"shots={config['shots']}",
-             f"samples={config['samples']}"]  # fmt: skip
+    parts = [
+        f"T={config['temperature']}",
+        f"top_p={config['top_p']}",
+        f"max_tokens={config['max_tokens']}",
+        f"shots={config['shots']}",
+        f"samples={config['samples']}",
+    ]
     if config["seed"] is not None:
         parts.append(f"seed={config['seed']}")
     if config["judge_id"]:
@@ -75,8 +79,9 @@ def leaderboard_row(run: RunSnapshot) -> dict[str, Any]:
         "operational_valid": data["rates"]["operational_valid"],
         "judge_mean": (
             sum(m for m, _ in criterion_scores) / len(criterion_scores)
-            if criterion_scores else None
-        ),  # fmt: skip
+            if criterion_scores
+            else None
+        ),
         "overall_score": overall[0] if overall else None,
         "judge_id": judges[0]["judge_id"] if judges else None,
         "pass_at_k": {str(pk["k"]): pk["pass_at_k"] for pk in data["pass_k"]},
@@ -99,7 +104,9 @@ def build_leaderboard(listing: RunListing) -> dict[str, Any]:
     keys: dict[str, dict[str, Any]] = {}
     for run in listing.runs:
         key = table_key(run)
-        name = f"{key['split']}|{key['task_set_hash']}|{key['prompt_version']}|{key['task_ids_hash']}"
+        name = (
+            f"{key['split']}|{key['task_set_hash']}|{key['prompt_version']}|{key['task_ids_hash']}"
+        )
         groups[name].append(run)
         keys[name] = key
     tables = []

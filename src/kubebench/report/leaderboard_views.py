@@ -7,10 +7,22 @@ from typing import Any
 from kubebench.report.html_page import esc, num, page, pct, table
 
 COLUMNS = (
-    "#", "model", "configuration", "success (95 % CI)", "runtime valid", "operational valid",
-    "judge mean", "overall score", "pass@k", "format errors", "tokens / task",
-    "seconds / task", "date", "KubeBench", "command",
-)  # fmt: skip
+    "#",
+    "model",
+    "configuration",
+    "success (95 % CI)",
+    "runtime valid",
+    "operational valid",
+    "judge mean",
+    "overall score",
+    "pass@k",
+    "format errors",
+    "tokens / task",
+    "seconds / task",
+    "date",
+    "KubeBench",
+    "command",
+)
 
 
 def _ci(rate: dict[str, Any]) -> str:
@@ -25,15 +37,28 @@ def _pass_k(row: dict[str, Any]) -> str:
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    model = row["model_id"] + ("" if row["complete"] else f" (partial: {row['attempts']['recorded']}/{row['attempts']['planned']})")
+    model = row["model_id"] + (
+        ""
+        if row["complete"]
+        else f" (partial: {row['attempts']['recorded']}/{row['attempts']['planned']})"
+    )
     return [
-        str(row["rank"]), model, row["configuration_label"], _ci(row["success"]),
-        pct(row["runtime_valid"]["rate"]), pct(row["operational_valid"]["rate"]),
-        num(row["judge_mean"]), num(row["overall_score"], 3), _pass_k(row),
-        pct(row["format_error_rate"]["rate"]), num(row["tokens_per_task"], 0),
-        num(row["seconds_per_task"]), row["date"][:10], row["kubebench_version"] or "—",
+        str(row["rank"]),
+        model,
+        row["configuration_label"],
+        _ci(row["success"]),
+        pct(row["runtime_valid"]["rate"]),
+        pct(row["operational_valid"]["rate"]),
+        num(row["judge_mean"]),
+        num(row["overall_score"], 3),
+        _pass_k(row),
+        pct(row["format_error_rate"]["rate"]),
+        num(row["tokens_per_task"], 0),
+        num(row["seconds_per_task"]),
+        row["date"][:10],
+        row["kubebench_version"] or "—",
         row["command"],
-    ]  # fmt: skip
+    ]
 
 
 def _title(key: dict[str, Any]) -> str:
@@ -54,7 +79,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             cells[-1] = f"`{cells[-1]}`"
             out.append("| " + " | ".join(cells) + " |")
         if t["superseded_runs"]:
-            out.append(f"\nsuperseded by a later run of the same configuration: {', '.join(t['superseded_runs'])}")
+            names = ", ".join(t["superseded_runs"])
+            out.append(f"\nsuperseded by a later run of the same configuration: {names}")
         out.append("")
     for s in data["skipped"]:
         out.append(f"- skipped {s['path']}: {s['reason']}")
@@ -75,6 +101,10 @@ def render_html(data: dict[str, Any]) -> str:
             body += f'<p class="note">superseded: {esc(", ".join(t["superseded_runs"]))}</p>'
         sections.append((f"table-{i}", _title(t["key"]), body))
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in data["notes"])
-    notes += "".join(f'<p class="note">skipped {esc(s["path"])}: {esc(s["reason"])}</p>' for s in data["skipped"])
+    notes += "".join(
+        f'<p class="note">skipped {esc(s["path"])}: {esc(s["reason"])}</p>' for s in data["skipped"]
+    )
     sections.append(("notes", "Notes", notes))
-    return page("KubeBench leaderboard", f"{len(data['tables'])} table(s) of comparable runs", sections)
+    return page(
+        "KubeBench leaderboard", f"{len(data['tables'])} table(s) of comparable runs", sections
+    )

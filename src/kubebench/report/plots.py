@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any
 
 OKABE_ITO = (
@@ -102,10 +103,21 @@ def heatmap_svg(
                 v = grid[i, j]
                 # Dark text on the light half of the colour map, light text on the dark.
                 light = np.isnan(v) or (abs(v) < 0.5 if diverging else v > 0.55)
-                ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="black" if light else "white")  # fmt: skip
-        fig.colorbar(image, ax=ax, shrink=0.8, format=lambda x, _: f"{100 * x:+.0f}%"
-                     if diverging else f"{100 * x:.0f}%")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if light else "white",
+                )
+        fig.colorbar(
+            image,
+            ax=ax,
+            shrink=0.8,
+            format=lambda x, _: f"{100 * x:+.0f}%" if diverging else f"{100 * x:.0f}%",
+        )
         return to_svg(fig)
 
 
@@ -119,10 +131,16 @@ def rates_svg(rates: dict[str, dict[str, Any]], *, title: str, name: str = "rate
             low, high = r["ci95"]
             ax.barh(i, value, color=OKABE_ITO[(4, 2, 0)[i % 3]], height=0.6)
             if low is not None:
-                ax.errorbar(value, i, xerr=[[value - low], [high - value]], color="black",
-                            capsize=3, lw=1)  # fmt: skip
-            ax.text(min(value, 0.98) + 0.01, i + 0.28, f"{_pct(r['rate'])} ({r['k']}/{r['n']})",
-                    fontsize=8, va="center")  # fmt: skip
+                ax.errorbar(
+                    value, i, xerr=[[value - low], [high - value]], color="black", capsize=3, lw=1
+                )
+            ax.text(
+                min(value, 0.98) + 0.01,
+                i + 0.28,
+                f"{_pct(r['rate'])} ({r['k']}/{r['n']})",
+                fontsize=8,
+                va="center",
+            )
         ax.set_yticks(range(len(names)), [n.replace("_", " ") for n in names])
         ax.invert_yaxis()
         ax.set_xlim(0, 1.15)
@@ -149,8 +167,16 @@ def stacked_bars_svg(
             widths = [float(counts.get(r, {}).get(s, 0)) for r in rows]
             if not any(widths):
                 continue
-            ax.barh(range(len(rows)), widths, left=left, label=s, height=0.65,
-                    color=colors[s_index % len(colors)], edgecolor="white", linewidth=0.5)  # fmt: skip
+            ax.barh(
+                range(len(rows)),
+                widths,
+                left=left,
+                label=s,
+                height=0.65,
+                color=colors[s_index % len(colors)],
+                edgecolor="white",
+                linewidth=0.5,
+            )
             left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.set_yticks(range(len(rows)), rows)
         ax.invert_yaxis()
@@ -174,8 +200,15 @@ def pass_k_svg(points: list[dict[str, Any]], *, name: str = "passk") -> str:
             ax.plot(ks, ys, marker=marker, color=color, label=label)
             for k, y in zip(ks, ys, strict=True):
                 if y is not None:
-                    ax.annotate(_pct(y), (k, y), textcoords="offset points", xytext=(0, 6),
-                                ha="center", fontsize=7, color=color)  # fmt: skip
+                    ax.annotate(
+                        _pct(y),
+                        (k, y),
+                        textcoords="offset points",
+                        xytext=(0, 6),
+                        ha="center",
+                        fontsize=7,
+                        color=color,
+                    )
         ax.set_xticks(ks)
         ax.set_xlabel("k (samples)")
         ax.set_ylim(-0.02, 1.1)
@@ -190,9 +223,10 @@ def histogram_svg(
     edges: Sequence[float], counts: Sequence[int], *, title: str, xlabel: str, name: str = "hist"
 ) -> str:
     with _figure(name, 5.5, 2.6) as (fig, ax):
-        widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        ax.bar(edges[:-1], counts, width=widths, align="edge", color=OKABE_ITO[1],
-               edgecolor="white")  # fmt: skip
+        widths = [b - a for a, b in pairwise(edges)]
+        ax.bar(
+            edges[:-1], counts, width=widths, align="edge", color=OKABE_ITO[1], edgecolor="white"
+        )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("attempts")
         ax.set_title(title, loc="left")
@@ -237,10 +271,22 @@ def differences_svg(
             if d["delta"] is None:
                 continue
             low, high = d["ci95"]
-            ax.errorbar(d["delta"], i, xerr=[[d["delta"] - low], [high - d["delta"]]],
-                        fmt="o", color=OKABE_ITO[4], capsize=3)  # fmt: skip
-            ax.annotate(f"{100 * d['delta']:+.1f} pt", (d["delta"], i), textcoords="offset points",
-                        xytext=(0, 7), ha="center", fontsize=8)  # fmt: skip
+            ax.errorbar(
+                d["delta"],
+                i,
+                xerr=[[d["delta"] - low], [high - d["delta"]]],
+                fmt="o",
+                color=OKABE_ITO[4],
+                capsize=3,
+            )
+            ax.annotate(
+                f"{100 * d['delta']:+.1f} pt",
+                (d["delta"], i),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=8,
+            )
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_yticks(range(len(labels)), labels)
         ax.set_ylim(len(labels) - 0.4, -0.6)
@@ -267,13 +313,21 @@ def distributions_figure(
         fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(metrics), 3.6), layout="constrained")
     data, positions, colors = [], [], []
     for i, m in enumerate(metrics):
-        for offset, values, color in ((-0.2, positive[m], OKABE_ITO[2]),
-                                      (0.2, negative[m], OKABE_ITO[5])):  # fmt: skip
+        for offset, values, color in (
+            (-0.2, positive[m], OKABE_ITO[2]),
+            (0.2, negative[m], OKABE_ITO[5]),
+        ):
             data.append(list(values) or [float("nan")])
             positions.append(i + offset)
             colors.append(color)
-    boxes = ax.boxplot(data, positions=positions, widths=0.34, patch_artist=True,
-                       showfliers=True, flierprops={"markersize": 2})  # fmt: skip
+    boxes = ax.boxplot(
+        data,
+        positions=positions,
+        widths=0.34,
+        patch_artist=True,
+        showfliers=True,
+        flierprops={"markersize": 2},
+    )
     for patch, color in zip(boxes["boxes"], colors, strict=True):
         patch.set_facecolor(color)
         patch.set_alpha(0.85)
@@ -285,8 +339,34 @@ def distributions_figure(
     ax.set_title(title, loc="left", fontsize=10)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=OKABE_ITO[2], label=positive_label),
-                       Patch(color=OKABE_ITO[5], label=negative_label)],
-              frameon=False, fontsize=8, loc="lower left")  # fmt: skip
+    ax.legend(
+        handles=[
+            Patch(color=OKABE_ITO[2], label=positive_label),
+            Patch(color=OKABE_ITO[5], label=negative_label),
+        ],
+        frameon=False,
+        fontsize=8,
+        loc="lower left",
+    )
     ax.spines[["top", "right"]].set_visible(False)
     return fig
+
+
+def metrics_bench_figure(
+    scores: dict[str, dict[str, list[float]]], rewrites: int, mutations: int, path: Any
+) -> None:
+    """`kubebench bench metrics`'s plot: each text metric's scores on the rewrites (must
+    pass) and the mutations (must fail), saved as SVG or PNG by the file's suffix."""
+    names = list(scores)
+    fig = distributions_figure(
+        names,
+        {n: scores[n]["correct"] for n in names},
+        {n: scores[n]["incorrect"] for n in names},
+        title="text metrics on answers the grader must pass (rewrites) and fail (mutations)",
+        positive_label=f"equivalent rewrites, must pass (n={rewrites})",
+        negative_label=f"mutations, must fail (n={mutations})",
+    )
+    try:
+        save(fig, str(path))
+    finally:
+        _pyplot().close(fig)

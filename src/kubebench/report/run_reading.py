@@ -28,6 +28,7 @@ class RunSnapshot:
     attempts: list[AttemptRecord]
     judgement_lines: list[dict[str, Any]] = field(default_factory=list)
     writer_active: bool | None = None  # None: cannot tell on this system
+    warnings: list[str] = field(default_factory=list)  # lines the store skipped
 
     @property
     def label(self) -> str:
@@ -72,7 +73,9 @@ def read_run(run_dir: Path) -> RunSnapshot:
             judgements = store.judgement_lines()
         except ValueError as exc:  # a judgement line that is not JSON
             raise UserError(f"{store.judgements_path} holds a line that is not JSON") from exc
-        return RunSnapshot(run_dir, store.meta, attempts, judgements, active)
+        # Stores that skip garbled lines say so in `warnings` (older ones raise instead).
+        warnings = [str(w) for w in getattr(store, "warnings", [])]
+        return RunSnapshot(run_dir, store.meta, attempts, judgements, active, warnings)
 
 
 @dataclass

@@ -222,7 +222,9 @@ def _judges(snapshot: RunSnapshot, records: list[AttemptRecord]) -> list[dict[st
         if key in current and isinstance(judgement, dict):
             judge = str(line.get("judge_id") or judgement.get("judge_id") or "judge")
             chosen[(judge, key)] = judgement
-    means = {j.judge_id: j for j in summarize(snapshot.meta, records, snapshot.judgement_lines).judges}
+    means = {
+        j.judge_id: j for j in summarize(snapshot.meta, records, snapshot.judgement_lines).judges
+    }
     out: dict[str, dict[str, Any]] = {}
     for (judge, key), judgement in chosen.items():
         entry = out.setdefault(
@@ -380,6 +382,7 @@ def build_report(snapshot: RunSnapshot, *, text_metrics: bool = True) -> dict[st
             "graded": len(graded),
             "infrastructure_errors": len(records) - len(graded),
             "writer_active": snapshot.writer_active,
+            "store_warnings": snapshot.warnings,
         },
         "rates": _rates(records),
         "format_errors": wilson(format_errors, len(graded)).as_dict(),

@@ -51,8 +51,10 @@ def _provenance_pairs(p: dict[str, Any]) -> list[tuple[str, Any]]:
         ("KubeBench", p["kubebench_version"] or "—"),
         ("Kubernetes", p["kubernetes_version"] or "—"),
         ("git revision", p["git_revision"] or "—"),
-        ("Python / packages", f"{p['python_version']}; "
-         + ", ".join(f"{k} {v}" for k, v in p["packages"].items())),  # fmt: skip
+        (
+            "Python / packages",
+            f"{p['python_version']}; " + ", ".join(f"{k} {v}" for k, v in p["packages"].items()),
+        ),
         ("started", p["created_at"]),
         ("command", command),
     ]
@@ -67,6 +69,8 @@ def _status_line(data: dict[str, Any]) -> str:
         parts.append("a kubebench process is still writing this run: figures are a snapshot")
     if s["infrastructure_errors"]:
         parts.append(f"{s['infrastructure_errors']} infrastructure errors, not scored")
+    if s["store_warnings"]:
+        parts.append(f"{len(s['store_warnings'])} unreadable lines skipped")
     return "; ".join(parts)
 
 
@@ -74,15 +78,18 @@ def _heatmap_svg(data: dict[str, Any]) -> str:
     h = data["heatmap"]
     values = {(c["kind"], c["tier"]): c["rate"] for c in h["cells"]}
     labels = {(c["kind"], c["tier"]): f"{pct(c['rate'], 0)}\n{c['k']}/{c['n']}" for c in h["cells"]}
-    return plots.heatmap_svg(h["kinds"], h["tiers"], values, labels,
-                             title="success rate by kind × tier", name="heatmap")  # fmt: skip
+    return plots.heatmap_svg(
+        h["kinds"], h["tiers"], values, labels, title="success rate by kind × tier", name="heatmap"
+    )
 
 
 def render_html(data: dict[str, Any]) -> str:
     """The self-contained HTML report."""
     p = data["provenance"]
     html: dict[str, str] = {}
-    html["provenance"] = key_values(_provenance_pairs(p)) + f'<p class="note">{esc(_status_line(data))}</p>'
+    html["provenance"] = (
+        key_values(_provenance_pairs(p)) + f'<p class="note">{esc(_status_line(data))}</p>'
+    )
 
     rates = data["rates"]
     rate_rows = [(RATE_LABELS[k], rate_text(v)) for k, v in rates.items()]
@@ -113,9 +120,14 @@ def render_html(data: dict[str, Any]) -> str:
     used = [s for s in f["stages"] if any(f["kinds"][k][s] for k in f["kinds"])]
     fail_rows = [(kind, *(f["kinds"][kind][s] for s in used)) for kind in f["kinds"]]
     if used:
-        svg = plots.stacked_bars_svg(list(f["kinds"]), f["stages"], f["kinds"],
-                                     title="failed attempts by the stage they stopped at",
-                                     xlabel="failed attempts", name="failures")  # fmt: skip
+        svg = plots.stacked_bars_svg(
+            list(f["kinds"]),
+            f["stages"],
+            f["kinds"],
+            title="failed attempts by the stage they stopped at",
+            xlabel="failed attempts",
+            name="failures",
+        )
         html["failures"] = figure(svg) + table(
             ["kind", *used], fail_rows, numeric=range(1, len(used) + 1)
         )
@@ -143,57 +155,96 @@ def render_html(data: dict[str, Any]) -> str:
         judge_parts.append(f"<h3>judge {esc(j['judge_id'])}</h3>")
         if crit:
             svg = plots.stacked_bars_svg(
-                list(crit), scores, crit, title="criterion scores (1–5)", xlabel="attempts",
+                list(crit),
+                scores,
+                crit,
+                title="criterion scores (1–5)",
+                xlabel="attempts",
                 colors=("#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac"),
                 name=f"judge-{j['judge_id']}",
             )
             hist = j["overall_score_histogram"]
-            over = plots.histogram_svg(hist["edges"], hist["counts"], title="overall score",
-                                       xlabel="overall score (0–1)", name=f"overall-{j['judge_id']}")  # fmt: skip
+            over = plots.histogram_svg(
+                hist["edges"],
+                hist["counts"],
+                title="overall score",
+                xlabel="overall score (0–1)",
+                name=f"overall-{j['judge_id']}",
+            )
             judge_parts.append(f'<div class="figures">{figure(svg)}{figure(over)}</div>')
-        rows = [
-            (c, *(crit[c][s] for s in scores), num(j["criterion_means"].get(c)))
-            for c in crit
-        ]
+        rows = [(c, *(crit[c][s] for s in scores), num(j["criterion_means"].get(c))) for c in crit]
         judge_parts.append(table(["criterion", *scores, "mean"], rows, numeric=range(1, 7)))
         judge_parts.append(
             f'<p class="note">scored {j["scored"]}, unscored {j["unscored"]}; mean overall '
             f"score {num(j['overall_score_mean'], 3)}</p>"
         )
-    html["judge"] = "".join(judge_parts) or '<p class="note">not judged (no --judge, no judgements.jsonl)</p>'
+    html["judge"] = (
+        "".join(judge_parts) or '<p class="note">not judged (no --judge, no judgements.jsonl)</p>'
+    )
 
     c = data["costs"]
     cost_rows = [
-        (kind, num(v["tokens_per_task"], 0), num(v["completion_tokens_per_attempt"], 0),
-         num(v["latency_s_mean"]), num(v["seconds_per_task"]))
+        (
+            kind,
+            num(v["tokens_per_task"], 0),
+            num(v["completion_tokens_per_attempt"], 0),
+            num(v["latency_s_mean"]),
+            num(v["seconds_per_task"]),
+        )
         for kind, v in data["costs_by_kind"].items()
-    ]  # fmt: skip
-    cost_rows.append(("all kinds", num(c["tokens_per_task"], 0),
-                      num(c["completion_tokens_per_attempt"], 0), num(c["latency_s_mean"]),
-                      num(c["seconds_per_task"])))  # fmt: skip
+    ]
+    cost_rows.append(
+        (
+            "all kinds",
+            num(c["tokens_per_task"], 0),
+            num(c["completion_tokens_per_attempt"], 0),
+            num(c["latency_s_mean"]),
+            num(c["seconds_per_task"]),
+        )
+    )
     html["costs"] = table(
-        ["kind", "tokens / task", "completion tokens / attempt", "model latency s (mean)",
-         "seconds / task"], cost_rows, numeric=(1, 2, 3, 4),
-    ) + (f'<p class="note">latency p50 {num(c["latency_s_p50"])} s, p95 {num(c["latency_s_p95"])} s; '
-         f"{c['cached']} answers from the response cache</p>")  # fmt: skip
+        [
+            "kind",
+            "tokens / task",
+            "completion tokens / attempt",
+            "model latency s (mean)",
+            "seconds / task",
+        ],
+        cost_rows,
+        numeric=(1, 2, 3, 4),
+    ) + (
+        f'<p class="note">latency p50 {num(c["latency_s_p50"])} s, '
+        f"p95 {num(c['latency_s_p95'])} s; "
+        f"{c['cached']} answers from the response cache</p>"
+    )
 
     tm = data["text_metrics"]
     names = [m["name"] for m in tm["metrics"]]
     if tm["scored_attempts"]:
         svg = plots.grouped_bars_svg(
             names,
-            {"passing attempts": [m["mean_passing"] for m in tm["metrics"]],
-             "failing attempts": [m["mean_failing"] for m in tm["metrics"]]},
-            title="text metrics: mean on passing vs failing attempts", ylabel="mean score",
+            {
+                "passing attempts": [m["mean_passing"] for m in tm["metrics"]],
+                "failing attempts": [m["mean_failing"] for m in tm["metrics"]],
+            },
+            title="text metrics: mean on passing vs failing attempts",
+            ylabel="mean score",
             name="text-metrics",
-        )  # fmt: skip
+        )
         rows = [
-            (m["name"], m["version"], m["summary"], num(m["mean"], 3), num(m["mean_passing"], 3),
-             num(m["mean_failing"], 3))
+            (
+                m["name"],
+                m["version"],
+                m["summary"],
+                num(m["mean"], 3),
+                num(m["mean_passing"], 3),
+                num(m["mean_failing"], 3),
+            )
             for m in tm["metrics"]
-        ]  # fmt: skip
+        ]
         body = figure(svg) + table(
-            ["metric", "version", "what", "mean", "mean (passing)", "mean (failing)"], rows,
+            ["metric", "version", "what", "mean", "mean (passing)", "mean (failing)"],
+            rows,
             numeric=(3, 4, 5),
         )
     else:
@@ -210,14 +261,21 @@ def render_html(data: dict[str, Any]) -> str:
         rows = []
         for a in fails:
             link = f'<a href="#{esc(a["anchor"])}">{esc(a["attempt_key"])}</a>'
-            answer = f"<details><summary>answer</summary><pre>{esc(a['answer_excerpt'])}</pre></details>"
-            rows.append((link, esc(a["kind"]), esc(a["tier"]), esc(a["stage"]),
-                         esc(a["reason"]) + answer))  # fmt: skip
+            answer = (
+                f"<details><summary>answer</summary><pre>{esc(a['answer_excerpt'])}</pre></details>"
+            )
+            rows.append(
+                (link, esc(a["kind"]), esc(a["tier"]), esc(a["stage"]), esc(a["reason"]) + answer)
+            )
         html["failed-attempts"] = (
             f'<p class="note">{len(fails)} failed attempts; each row links to itself '
             "(<code>#attempt-…</code>).</p>"
-            + table(["attempt", "kind", "tier", "stage", "first failing reason"], rows,
-                    row_ids=[a["anchor"] for a in fails], raw=True)  # fmt: skip
+            + table(
+                ["attempt", "kind", "tier", "stage", "first failing reason"],
+                rows,
+                row_ids=[a["anchor"] for a in fails],
+                raw=True,
+            )
         )
     else:
         html["failed-attempts"] = '<p class="note">no failed attempts</p>'
@@ -253,45 +311,77 @@ def render_markdown(data: dict[str, Any], *, max_failures: int = 50) -> str:
     rows.append(["format errors (no YAML / unparsable)", rate_text(data["format_errors"])])
     out.append(_md_table(["measure", "value"], rows))
     h = data["heatmap"]
-    cells = {(c["kind"], c["tier"]): c for c in h["cells"]}
+    cells = {(c["kind"], c["tier"]): f"{pct(c['rate'])} ({c['k']}/{c['n']})" for c in h["cells"]}
     out += ["", "## Success by kind × tier", ""]
-    out.append(_md_table(["kind", *h["tiers"]], [
-        [kind, *(f"{pct(cells[(kind, t)]['rate'])} ({cells[(kind, t)]['k']}/{cells[(kind, t)]['n']})"
-                 if (kind, t) in cells else "" for t in h["tiers"])]
-        for kind in h["kinds"]
-    ]))  # fmt: skip
+    out.append(
+        _md_table(
+            ["kind", *h["tiers"]],
+            [
+                [
+                    kind,
+                    *(cells.get((kind, t), "") for t in h["tiers"]),
+                ]
+                for kind in h["kinds"]
+            ],
+        )
+    )
     f = data["failure_stages_by_kind"]
     out += ["", "## Where attempts fail", ""]
-    out.append(_md_table(["kind", *f["stages"]],
-                         [[k, *(v[s] for s in f["stages"])] for k, v in f["kinds"].items()]))  # fmt: skip
+    out.append(
+        _md_table(
+            ["kind", *f["stages"]],
+            [[k, *(v[s] for s in f["stages"])] for k, v in f["kinds"].items()],
+        )
+    )
     if data["pass_k"]:
         out += ["", "## pass@k / pass^k", ""]
-        out.append(_md_table(["k", "pass@k", "pass^k"], [
-            [pk["k"], pct(pk["pass_at_k"]), pct(pk["pass_hat_k"])] for pk in data["pass_k"]
-        ]))  # fmt: skip
+        out.append(
+            _md_table(
+                ["k", "pass@k", "pass^k"],
+                [[pk["k"], pct(pk["pass_at_k"]), pct(pk["pass_hat_k"])] for pk in data["pass_k"]],
+            )
+        )
     for j in data["judge_details"]:
         out += ["", f"## Judge {j['judge_id']}", ""]
-        out.append(_md_table(["criterion", "1", "2", "3", "4", "5", "mean"], [
-            [c, *(d[str(s)] for s in range(1, 6)), num(j["criterion_means"].get(c))]
-            for c, d in j["criteria"].items()
-        ]))  # fmt: skip
+        out.append(
+            _md_table(
+                ["criterion", "1", "2", "3", "4", "5", "mean"],
+                [
+                    [c, *(d[str(s)] for s in range(1, 6)), num(j["criterion_means"].get(c))]
+                    for c, d in j["criteria"].items()
+                ],
+            )
+        )
         out.append(f"\nmean overall score {num(j['overall_score_mean'], 3)}")
     c = data["costs"]
     out += ["", "## Tokens and time", ""]
-    out.append(_md_table(["tokens / task", "latency s (mean)", "seconds / task"],
-                         [[num(c["tokens_per_task"], 0), num(c["latency_s_mean"]),
-                           num(c["seconds_per_task"])]]))  # fmt: skip
+    out.append(
+        _md_table(
+            ["tokens / task", "latency s (mean)", "seconds / task"],
+            [[num(c["tokens_per_task"], 0), num(c["latency_s_mean"]), num(c["seconds_per_task"])]],
+        )
+    )
     out += ["", "## Text metrics (secondary)", ""]
-    out.append(_md_table(["metric", "mean", "mean (passing)", "mean (failing)"], [
-        [m["name"], num(m["mean"], 3), num(m["mean_passing"], 3), num(m["mean_failing"], 3)]
-        for m in data["text_metrics"]["metrics"]
-    ]))  # fmt: skip
+    out.append(
+        _md_table(
+            ["metric", "mean", "mean (passing)", "mean (failing)"],
+            [
+                [m["name"], num(m["mean"], 3), num(m["mean_passing"], 3), num(m["mean_failing"], 3)]
+                for m in data["text_metrics"]["metrics"]
+            ],
+        )
+    )
     fails = data["failed_attempts"]
     out += ["", f"## Failed attempts ({len(fails)})", ""]
-    out.append(_md_table(["attempt", "kind", "tier", "stage", "first failing reason"], [
-        [a["attempt_key"], a["kind"], a["tier"], a["stage"], a["reason"][:300]]
-        for a in fails[:max_failures]
-    ]))  # fmt: skip
+    out.append(
+        _md_table(
+            ["attempt", "kind", "tier", "stage", "first failing reason"],
+            [
+                [a["attempt_key"], a["kind"], a["tier"], a["stage"], a["reason"][:300]]
+                for a in fails[:max_failures]
+            ],
+        )
+    )
     if len(fails) > max_failures:
         out.append(f"\n… and {len(fails) - max_failures} more (`--format json` lists them all)")
     return "\n".join(out) + "\n"
@@ -332,7 +422,9 @@ def render_text_extras(data: dict[str, Any], *, max_failures: int = 15) -> Rende
     for name in ("metric", "mean", "passing", "failing"):
         tm.add_column(name, justify="left" if name == "metric" else "right")
     for m in data["text_metrics"]["metrics"]:
-        tm.add_row(m["name"], num(m["mean"], 3), num(m["mean_passing"], 3), num(m["mean_failing"], 3))
+        tm.add_row(
+            m["name"], num(m["mean"], 3), num(m["mean_passing"], 3), num(m["mean_failing"], 3)
+        )
     parts.append(tm)
     fails = data["failed_attempts"]
     if fails:

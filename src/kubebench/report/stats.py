@@ -1,5 +1,4 @@
-"""The statistics reports print: Wilson intervals, pass^k, paired bootstrap, McNemar, and
-ROC AUC."""
+"""The statistics reports print: Wilson intervals, pass^k, paired bootstrap, McNemar."""
 
 from __future__ import annotations
 
@@ -110,16 +109,3 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     from scipy.stats import binomtest
 
     return float(binomtest(only_a, total, 0.5).pvalue)
-
-
-def roc_auc(positive: Sequence[float], negative: Sequence[float]) -> float | None:
-    """Area under the ROC curve of a score telling positives from negatives: the chance a
-    random positive scores above a random negative, ties counting half (Mann–Whitney)."""
-    if not positive or not negative:
-        return None
-    from scipy.stats import rankdata
-
-    ranks = rankdata(np.concatenate([np.asarray(positive), np.asarray(negative)]))
-    n_pos, n_neg = len(positive), len(negative)
-    u = ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2
-    return float(u / (n_pos * n_neg))
