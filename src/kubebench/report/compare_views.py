@@ -29,14 +29,22 @@ def _flip_rows(entries: list[dict[str, Any]], side: str) -> list[tuple[str, ...]
     ]
 
 
+def _diff_short(d: dict[str, Any]) -> str:
+    if d["delta"] is None:
+        return "—"
+    low, high = d["ci95"]
+    return f"{100 * d['delta']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
 def render_text(data: dict[str, Any], *, max_flips: int = 20) -> RenderableType:
     parts: list[RenderableType] = []
     base = data["baseline"]
     for c in data["comparisons"]:
         o = c["overall"]
         t = Table(title=f"{c['run_id']} vs baseline {base['run_id']}", title_justify="left")
-        for name in ("", "pairs", "baseline", "run", "difference", "McNemar p", "fixed", "broken"):
-            t.add_column(name, justify="left" if name == "" else "right")
+        t.add_column("kind / tier", min_width=18, overflow="fold")
+        for name in ("pairs", "baseline", "run", "Δ pt [95 % CI]", "McNemar p", "fixed", "broken"):
+            t.add_column(name, justify="right")
         rows = [("all", o)] + [(f"{x['kind']} / {x['tier']}", x) for x in c["by_cell"]]
         for label, x in rows:
             t.add_row(
@@ -44,7 +52,7 @@ def render_text(data: dict[str, Any], *, max_flips: int = 20) -> RenderableType:
                 str(x["pairs"]),
                 pct(x["baseline"]["rate"]),
                 pct(x["run"]["rate"]),
-                _diff_text(x["difference"]),
+                _diff_short(x["difference"]),
                 _p(x["mcnemar_p"]),
                 str(x["passed_in_run_only"]),
                 str(x["passed_in_baseline_only"]),
