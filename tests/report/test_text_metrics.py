@@ -43,7 +43,7 @@ def test_the_reference_scores_one_everywhere_also_inside_markdown() -> None:
 
 
 def test_unfenced_prose_before_the_manifest_is_cut() -> None:
-    assert answer_code(f"Here you go.\n{REORDERED}") == REORDERED.strip()
+    assert answer_code(f"Here you go.\n{REORDERED}") == REORDERED
     assert answer_code("no yaml at all") == "no yaml at all"
 
 
@@ -91,6 +91,13 @@ rules:
     swapped = role + "---\n" + REFERENCE
     assert kv_match(two, two) == 1.0
     assert kv_match(swapped, two) == 0.0  # documents pair by position, as CloudEval-YAML
+
+
+def test_a_block_scalars_final_newline_survives_the_fence() -> None:
+    secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  key: |\n    abc\n"
+    assert kv_match(f"```yaml\n{secret}```", secret) == 1.0
+    assert kv_match(f"```yaml\n{secret.replace('|', '|-')}```", secret) == 0.0
+    assert kv_wildcard(f"```yaml\n{secret}```", secret) == 1.0
 
 
 def test_types_matter_as_in_deepdiff() -> None:

@@ -46,9 +46,10 @@ def answer_code(answer: str) -> str:
     from its first line that starts a manifest (see the module docstring)."""
     match = _FENCE.search(answer)
     if match:
-        return match.group(2).strip()
+        return match.group(2)
     start = _MANIFEST_START.search(answer)
-    return (answer[start.start() :] if start else answer).strip()
+    # Not stripped: a block scalar's final newline is part of its value.
+    return answer[start.start() :] if start else answer
 
 
 def _documents(text: str) -> list[Any] | None:
@@ -99,7 +100,7 @@ def edit_distance(answer: str, reference: str) -> float:
 
 def exact_match(answer: str, reference: str) -> float:
     """1 when the answer's code equals the reference, surrounding whitespace aside."""
-    return float(answer_code(answer) == reference.strip())
+    return float(answer_code(answer).strip() == reference.strip())
 
 
 # -- key-value match ---------------------------------------------------------------------
@@ -141,7 +142,7 @@ def label_wildcards(reference: str) -> str:
             key, rest = line.split(":", 1)
             line = f"{key.rstrip()}*:{rest}"
         out.append(line)
-    return "\n".join(out)
+    return "\n".join(out) + ("\n" if reference.endswith("\n") else "")
 
 
 @dataclass(frozen=True)
