@@ -115,7 +115,9 @@ def bench_metrics(
     if plot is not None:
         from kubebench.report.plots import metrics_bench_figure
 
-        metrics_bench_figure(result.scores, result.rewrites, result.mutations, plot)
+        metrics_bench_figure(
+            result.scores, result.rewrites, result.mutations, plot, grader=result.grader_scores
+        )
         out.print(f"plot written to {plot}")
 
 

@@ -297,6 +297,20 @@ def differences_svg(
         return to_svg(fig)
 
 
+def _roc_points(
+    positive: Sequence[float], negative: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    """False- and true-positive rates at every threshold, from (0, 0) to (1, 1)."""
+    thresholds = sorted({*positive, *negative}, reverse=True)
+    xs, ys = [0.0], [0.0]
+    for t in thresholds:
+        xs.append(sum(v >= t for v in negative) / max(len(negative), 1))
+        ys.append(sum(v >= t for v in positive) / max(len(positive), 1))
+    xs.append(1.0)
+    ys.append(1.0)
+    return xs, ys
+
+
 def distributions_figure(
     metrics: Sequence[str],
     positive: dict[str, Sequence[float]],
@@ -305,29 +319,40 @@ def distributions_figure(
     title: str,
     positive_label: str,
     negative_label: str,
+    extra_curves: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> Any:
-    """Box plots of each metric's scores on two sets of answers, side by side; the figure
-    (callers save it as SVG or PNG)."""
+    """Two panels: each metric's ROC curve at telling positives from negatives, and box
+    plots of its scores on both sets. Returns the figure (callers save it)."""
     plt = _pyplot()
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "distributions"}):
-        fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(metrics), 3.6), layout="constrained")
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "distributions", "font.size": 9}):
+        fig, (roc, ax) = plt.subplots(
+            1, 2, figsize=(11.5, 4.2), layout="constrained", width_ratios=[1, 1.7]
+        )
+    curves = dict(extra_curves or {})
+    curves.update({m: (positive[m], negative[m]) for m in metrics})
+    styles = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1))]
+    for i, (name, (pos, neg)) in enumerate(curves.items()):
+        xs, ys = _roc_points(pos, neg)
+        roc.plot(xs, ys, drawstyle="default", color=OKABE_ITO[(7, 0, 1, 2, 4, 5, 6)[i % 7]],
+                 linestyle=styles[i % len(styles)], lw=1.6, label=name)  # fmt: skip
+    roc.plot([0, 1], [0, 1], color="grey", lw=0.6)
+    roc.set_xlabel("false-positive rate (wrong answers scored at or above the threshold)")
+    roc.set_ylabel("true-positive rate (correct answers)")
+    roc.set_title("ROC curves", loc="left", fontsize=10)
+    roc.legend(frameon=False, fontsize=8, loc="lower right")
+    roc.set_aspect("equal")
+    roc.spines[["top", "right"]].set_visible(False)
     data, positions, colors = [], [], []
     for i, m in enumerate(metrics):
-        for offset, values, color in (
-            (-0.2, positive[m], OKABE_ITO[2]),
-            (0.2, negative[m], OKABE_ITO[5]),
-        ):
+        for offset, values, color in ((-0.2, positive[m], OKABE_ITO[2]),
+                                      (0.2, negative[m], OKABE_ITO[5])):  # fmt: skip
             data.append(list(values) or [float("nan")])
             positions.append(i + offset)
             colors.append(color)
-    boxes = ax.boxplot(
-        data,
-        positions=positions,
-        widths=0.34,
-        patch_artist=True,
-        showfliers=True,
-        flierprops={"markersize": 2},
-    )
+    boxes = ax.boxplot(data, positions=positions, widths=0.34, patch_artist=True,
+                       showfliers=True, flierprops={"markersize": 2}, showmeans=True,
+                       meanprops={"marker": "D", "markerfacecolor": "white",
+                                  "markeredgecolor": "black", "markersize": 4})  # fmt: skip
     for patch, color in zip(boxes["boxes"], colors, strict=True):
         patch.set_facecolor(color)
         patch.set_alpha(0.85)
@@ -335,25 +360,24 @@ def distributions_figure(
         median.set_color("black")
     ax.set_xticks(range(len(metrics)), metrics)
     ax.set_ylim(-0.03, 1.03)
-    ax.set_ylabel("score (0–1)")
+    ax.set_ylabel("score (0–1); ◇ mean")
     ax.set_title(title, loc="left", fontsize=10)
     from matplotlib.patches import Patch
 
-    ax.legend(
-        handles=[
-            Patch(color=OKABE_ITO[2], label=positive_label),
-            Patch(color=OKABE_ITO[5], label=negative_label),
-        ],
-        frameon=False,
-        fontsize=8,
-        loc="lower left",
-    )
+    ax.legend(handles=[Patch(color=OKABE_ITO[2], label=positive_label),
+                       Patch(color=OKABE_ITO[5], label=negative_label)],
+              frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
+              ncols=2)  # fmt: skip
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
 
 def metrics_bench_figure(
-    scores: dict[str, dict[str, list[float]]], rewrites: int, mutations: int, path: Any
+    scores: dict[str, dict[str, list[float]]],
+    rewrites: int,
+    mutations: int,
+    path: Any,
+    grader: dict[str, list[float]] | None = None,
 ) -> None:
     """`kubebench bench metrics`'s plot: each text metric's scores on the rewrites (must
     pass) and the mutations (must fail), saved as SVG or PNG by the file's suffix."""
@@ -362,9 +386,12 @@ def metrics_bench_figure(
         names,
         {n: scores[n]["correct"] for n in names},
         {n: scores[n]["incorrect"] for n in names},
-        title="text metrics on answers the grader must pass (rewrites) and fail (mutations)",
+        title="scores on answers that must pass (rewrites) and must fail (mutations)",
         positive_label=f"equivalent rewrites, must pass (n={rewrites})",
         negative_label=f"mutations, must fail (n={mutations})",
+        extra_curves={"KubeBench grader": (grader["correct"], grader["incorrect"])}
+        if grader
+        else None,
     )
     try:
         save(fig, str(path))

@@ -79,6 +79,7 @@ class MetricsBenchResult:
     rows: list[MetricRow]
     by_name: dict[str, dict[str, Any]]  # per rewrite / mutation name: count and grader outcome
     scores: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # metric -> side
+    grader_scores: dict[str, list[float]] = field(default_factory=dict)  # side -> 0/1
     kubernetes_version: str = ""
 
     def to_json(self) -> str:
@@ -190,6 +191,7 @@ def summarize_metrics_bench(
         rows=rows,
         by_name={k: dict(v) for k, v in sorted(by_name.items())},
         scores=scores,
+        grader_scores=grader,
         kubernetes_version=version,
     )
 
