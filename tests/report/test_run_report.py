@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -174,6 +176,14 @@ def test_missing_and_foreign_folders_are_one_line_errors(command: str, tmp_path:
         assert "\n" not in message and str(folder) in message, message
     help_text = runner.invoke(app, [command, "--help"], terminal_width=200)
     assert help_text.exit_code == 0 and "Usage" in help_text.output
+    # Through the real entry point: a missing argument or a bad --format is a usage
+    # error (exit 2), never a traceback.
+    for args in ([command], [command, str(tmp_path), "--format", "pdf"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "kubebench.cli.main", *args], capture_output=True, text=True
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and "Error:" in done.stderr
 
 
 def test_a_run_being_written_is_read_consistently(tmp_path: Path) -> None:
