@@ -90,13 +90,22 @@ def bench_metrics(
             on_done=lambda: bar.advance(task_bar),
         )
     table = Table(title="kubebench bench metrics", title_justify="left")
-    for name in ("scorer", "ROC AUC", "correct below median wrong", "mean correct", "mean wrong"):
+    headers = (
+        "scorer",
+        "ROC AUC",
+        "correct below median wrong",
+        "… at or below",
+        "mean correct",
+        "mean wrong",
+    )
+    for name in headers:
         table.add_column(name, justify="left" if name == "scorer" else "right")
     for row in result.rows:
         table.add_row(
             row.name,
             _fmt(row.auc),
             _fmt(row.correct_below_median_incorrect, pct=True),
+            _fmt(row.correct_at_or_below_median_incorrect, pct=True),
             _fmt(row.mean_correct),
             _fmt(row.mean_incorrect),
         )

@@ -61,6 +61,7 @@ class MetricRow:
     version: str
     auc: float | None
     correct_below_median_incorrect: float | None
+    correct_at_or_below_median_incorrect: float | None  # ties count: binary metrics
     mean_correct: float | None
     mean_incorrect: float | None
     median_incorrect: float | None
@@ -102,20 +103,23 @@ def roc_auc(positive: list[float], negative: list[float]) -> float | None:
 
 def _below_median(
     correct: list[float], incorrect: list[float]
-) -> tuple[float | None, float | None]:
+) -> tuple[float | None, float | None, float | None]:
+    """Shares of correct answers below, and at or below, the median wrong one; the median."""
     if not correct or not incorrect:
-        return None, None
+        return None, None, None
     median = statistics.median(incorrect)
-    return sum(v < median for v in correct) / len(correct), median
+    below = sum(v < median for v in correct) / len(correct)
+    return below, sum(v <= median for v in correct) / len(correct), median
 
 
 def _row(name: str, version: str, correct: list[float], incorrect: list[float]) -> MetricRow:
-    share, median = _below_median(correct, incorrect)
+    below, at_or_below, median = _below_median(correct, incorrect)
     return MetricRow(
         name=name,
         version=version,
         auc=roc_auc(correct, incorrect),
-        correct_below_median_incorrect=share,
+        correct_below_median_incorrect=below,
+        correct_at_or_below_median_incorrect=at_or_below,
         mean_correct=statistics.fmean(correct) if correct else None,
         mean_incorrect=statistics.fmean(incorrect) if incorrect else None,
         median_incorrect=median,
@@ -227,8 +231,8 @@ def metrics_table_markdown(result: MetricsBenchResult) -> str:
     """The table for the README and notes."""
     lines = [
         "| scorer | ROC AUC (correct vs wrong) | correct answers scored below the median wrong one "
-        "| mean on correct | mean on wrong |",
-        "|---|---|---|---|---|",
+        "| … at or below it | mean on correct | mean on wrong |",
+        "|---|---|---|---|---|---|",
     ]
 
     def f(v: float | None, pct: bool = False) -> str:
@@ -239,6 +243,7 @@ def metrics_table_markdown(result: MetricsBenchResult) -> str:
     for row in result.rows:
         lines.append(
             f"| {row.name} | {f(row.auc)} | {f(row.correct_below_median_incorrect, True)} "
+            f"| {f(row.correct_at_or_below_median_incorrect, True)} "
             f"| {f(row.mean_correct)} | {f(row.mean_incorrect)} |"
         )
     lines.append("")
