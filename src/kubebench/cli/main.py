@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "run",
     "grade",
     "report",
+    "compare",
+    "leaderboard",
     "tasks",
     "models",
     "judge",
@@ -78,9 +80,13 @@ def main() -> None:
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Newer typer raises its vendored click's exceptions (typer._click), not click's.
+        usage_error = isinstance(exc, click.ClickException) or (
+            type(exc).__module__.startswith("typer._click") and hasattr(exc, "show")
+        )
+        if usage_error:
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
 
 

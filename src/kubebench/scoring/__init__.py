@@ -1,0 +1,1 @@
+"""Scorers beside the cluster grader: text metrics (the Scorer protocol comes later)."""
