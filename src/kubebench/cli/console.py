@@ -103,6 +103,9 @@ class PlainLineProgress(Progress):
             for task in tasks:
                 if task.finished and task.id in self._printed_final:
                     continue
+                if final and not task.completed:
+                    # Work that failed before it began: its error line says enough.
+                    continue
                 if task.finished or final:
                     self._printed_final.add(task.id)
                 lines.append(progress_line(task))
