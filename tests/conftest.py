@@ -29,6 +29,11 @@ def connection(control_plane: ControlPlane) -> Connection:
 
 @pytest.fixture
 async def kube(connection: Connection) -> AsyncIterator[KubeClient]:
-    """An async API client (admin, system:masters) for one test."""
+    """An async API client (admin, system:masters) for one test. Background cleanups
+    the test left finish before the client closes (else they fail on a closed session,
+    and a later test's `settle_cleanups` would report that)."""
+    from kubebench.grading.pipeline import settle_cleanups
+
     async with KubeClient(connection) as client:
         yield client
+        await settle_cleanups(client)

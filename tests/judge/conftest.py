@@ -24,5 +24,5 @@ async def failing_verdict(connection: Connection) -> AsyncIterator[Verdict]:
     from kubebench.grading.pipeline import grade_answer
 
     async with KubeClient(connection) as kube:
-        verdict = await grade_answer(ROLE_TASK, WILDCARD_ANSWER, kube)
+        verdict = await grade_answer(ROLE_TASK, WILDCARD_ANSWER, kube, wait_for_cleanup=True)
     yield verdict

@@ -313,4 +313,14 @@ def run_kubectl_baseline(
             if callable(on_attempt):
                 on_attempt()
     result.seconds = time.monotonic() - started
+    if not wait:
+        # Untimed: namespaces still finalizing would look foreign to the next grader.
+        names = sorted({f"namespace/{ns}" for task, _ in items for ns in task.namespaces})
+        if names:
+            timeout = f"--timeout={int(defaults.CLEANUP_TIMEOUT_S)}s"
+            subprocess.run(
+                [*runner.base, "wait", "--for=delete", timeout, *names],
+                capture_output=True,
+                timeout=defaults.CLEANUP_TIMEOUT_S + defaults.KUBECTL_TIMEOUT_S,
+            )
     return result
