@@ -147,6 +147,8 @@ CLEANUP_TIMEOUT_S = 60.0
 GRADER_LEASE_DURATION_S = 20
 GRADER_LEASE_WAIT_S = 120.0
 GRADER_LEASE_POLL_S = 0.2
+# Giving the Lease back waits no longer (a dead cluster: it expires or its holder is gone).
+GRADER_LEASE_RELEASE_TIMEOUT_S = 3.0
 # Seconds a write may be retried while the API server's namespace cache still shows a
 # just-removed namespace of the same name as terminating (admission lags the delete).
 NAMESPACE_CACHE_LAG_S = 5.0

@@ -36,9 +36,7 @@ async def test_shipped_verdicts_are_reproduced_by_the_grader(connection: Connect
     async with KubeClient(connection) as kube:
         for label in labels:
             assert label.task is not None and label.answer is not None
-            verdict = await grade_answer(
-                label.task, label.answer, kube, wait_for_cleanup=True
-            )
+            verdict = await grade_answer(label.task, label.answer, kube, wait_for_cleanup=True)
             assert (verdict.stage, verdict.success) == (
                 label.verdict.stage if label.verdict else None,
                 label.passed,

@@ -54,9 +54,9 @@ def test_oracle_and_kubectl_baseline_on_real_tasks(control_plane: ControlPlane) 
     by_id = {t.id: t for t in load_tasks("test")}
     names = [ns for i in result.baseline_task_ids for ns in by_id[i].namespaces]
     assert names
+    kubeconfig = f"--kubeconfig={control_plane.kubeconfig_path}"
     got = subprocess.run(
-        [shutil.which("kubectl") or "", f"--kubeconfig={control_plane.kubeconfig_path}"]
-        + ["get", "namespaces", "-o", "name"],
+        [shutil.which("kubectl") or "kubectl", kubeconfig, "get", "namespaces", "-o", "name"],
         capture_output=True,
         text=True,
         check=True,

@@ -260,16 +260,23 @@ class GraderLease:
                     return
 
     async def _release_now(self, kube: KubeClient) -> None:
-        async with self._transition, self._writing:
+        async with self._transition:
             if self.users or self._held is None:
                 return
-            if self._renewer is not None:
-                self._renewer.cancel()
-                self._renewer = None
-            rv = self._held["metadata"]["resourceVersion"]
-            body = self._body("", rv, acquired=False)
-            self._held = None
-            with contextlib.suppress(InfrastructureError):
-                resp = await kube.request("PUT", _PATH, body=body)
-                if resp.ok:
-                    self._released_rv = str((resp.body or {})["metadata"]["resourceVersion"])
+            # Stop the renewer first: on a dead cluster its PUT hangs for the whole API
+            # timeout while it holds `_writing`.
+            renewer, self._renewer = self._renewer, None
+            if renewer is not None:
+                renewer.cancel()
+                await asyncio.wait([renewer])  # our own cancellation still propagates
+            async with self._writing:
+                if self._held is None:  # the renewer found the Lease taken over
+                    return
+                rv = self._held["metadata"]["resourceVersion"]
+                body = self._body("", rv, acquired=False)
+                self._held = None
+                with contextlib.suppress(InfrastructureError, TimeoutError):
+                    async with asyncio.timeout(defaults.GRADER_LEASE_RELEASE_TIMEOUT_S):
+                        resp = await kube.request("PUT", _PATH, body=body)
+                    if resp.ok:
+                        self._released_rv = str((resp.body or {})["metadata"]["resourceVersion"])

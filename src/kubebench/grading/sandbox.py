@@ -219,6 +219,9 @@ class ServerState:
         future = self._snapshots.get(key)
         if future is None:
             future = asyncio.ensure_future(_list_collection(kube, info, oid.namespace))
+            # Its error is read by whoever awaits it; when all of those were cancelled,
+            # nobody does: mark it retrieved (no "exception was never retrieved").
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._snapshots[key] = future
         try:
             return await asyncio.shield(future)
