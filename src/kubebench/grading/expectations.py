@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import re
 import time
@@ -406,22 +407,26 @@ async def evaluate_expectations(
     deadline = time.monotonic() + deadline_s
     reviews = RulesReviews(kube)
     first: list[Awaitable[list[ExpectationResult]]] = []
-    later: list[Awaitable[list[ExpectationResult]]] = []
+    # Made only once `first` is done (a coroutine made and never awaited, when the
+    # attempt is cancelled meanwhile, would warn).
+    later: list[Callable[[], Awaitable[list[ExpectationResult]]]] = []
     for index, exp in enumerate(task.expectations):
         if isinstance(exp, ObjectExpectation):
             first.append(_object_results(index, exp, kube, deadline))
-            later.append(_nothing())
+            later.append(_nothing)
         elif isinstance(exp, PermissionsExpectation):
             first.append(_one(permissions_result(index, exp, task, reviews, deadline)))
-            later.append(_nothing())
+            later.append(_nothing)
         elif isinstance(exp, SubjectsExpectation):
             first.append(_nothing())
-            later.append(_one(subjects_result(index, exp, answer, reviews)))
+            later.append(functools.partial(_subjects, index, exp, answer, reviews))
         else:
             first.append(_access_results(index, exp, exp.allowed, True, kube, deadline))
-            later.append(_access_results(index, exp, exp.denied, False, kube, deadline))
+            later.append(
+                functools.partial(_access_results, index, exp, exp.denied, False, kube, deadline)
+            )
     done = await asyncio.gather(*first)
-    after = await asyncio.gather(*later)
+    after = await asyncio.gather(*(make() for make in later))
     return [r for before, then in zip(done, after, strict=True) for r in (*before, *then)]
 
 
@@ -446,3 +451,9 @@ async def _access_results(
 
 async def _nothing() -> list[ExpectationResult]:
     return []
+
+
+async def _subjects(
+    index: int, exp: SubjectsExpectation, answer: Sequence[Mapping[str, Any]], reviews: RulesReviews
+) -> list[ExpectationResult]:
+    return [await subjects_result(index, exp, answer, reviews)]
