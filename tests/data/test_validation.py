@@ -44,10 +44,14 @@ async def test_dry_run_passes_valid_objects_and_buckets_failures(kube: KubeClien
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
          "metadata": {"name": "kubebench-data-dry-run-only"}, "rules": []},
+        # Admitted only with the namespace's `default` ServiceAccount (no controller
+        # makes it on KubeBench's control plane: ensure_namespace does).
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+         "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}},
     ]  # fmt: skip
     items = [(o, apis.classify(o["apiVersion"], o["kind"]).info) for o in objects]
     results = await dry_run_batch(kube, items, NS)  # type: ignore[arg-type]
-    assert [r.ok for r in results] == [True, False, False, True, True]
+    assert [r.ok for r in results] == [True, False, False, True, True, True], results[-1]
     assert results[1].reason.startswith("BadRequest: strict decoding error: unknown field")
     assert results[2].reason.startswith("Invalid: rules[N].verbs: Required value")
     # Dry-run wrote nothing.

@@ -34,13 +34,11 @@ STAGES = (
 _NUMBER = re.compile(r"(?<![A-Za-z0-9])\d+(?![A-Za-z0-9])")
 
 
-def bucket(reason: str, limit: int = 120, *, fold_quoted: bool = True) -> str:
+def bucket(reason: str, limit: int = 120) -> str:
     """A reason as a bucket name: numbers (and quoted names) folded, so that like counts
     with like ("invalid YAML at line N, column N: ...")."""
     text = _NUMBER.sub("N", " ".join(reason.split()))
-    if fold_quoted:
-        text = re.sub(r'"[^"]{0,200}"', '"…"', text)
-    return text[:limit]
+    return re.sub(r'"[^"]{0,200}"', '"…"', text)[:limit]
 
 
 @dataclass

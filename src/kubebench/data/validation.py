@@ -83,23 +83,30 @@ class DryRunResult:
 async def ensure_namespace(
     kube: KubeClient, name: str, timeout_s: float = defaults.CLEANUP_TIMEOUT_S
 ) -> None:
-    """Create the validation namespace unless it exists; one still terminating is
-    waited out first (dry-runs into it would be refused)."""
+    """Create the validation namespace unless it exists (one still terminating is
+    waited out first: dry-runs into it would be refused), with its `default`
+    ServiceAccount."""
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     deadline = time.monotonic() + timeout_s
     while True:
         resp = await kube.request("POST", "/api/v1/namespaces", body=body)
         if resp.ok:
-            return
+            break
         if resp.reason != "AlreadyExists":
             raise InfrastructureError(f"cannot create namespace {name}: {resp.message}")
         current = await kube.request("GET", f"/api/v1/namespaces/{name}")
         phase = ((current.body or {}).get("status") or {}).get("phase")
         if current.ok and phase != "Terminating":
-            return
+            break
         if time.monotonic() > deadline:
             raise InfrastructureError(f"namespace {name} is still terminating")
         await asyncio.sleep(defaults.POLL_INTERVAL_S * 4)
+    # KubeBench's control plane runs no serviceaccount controller: without `default`,
+    # the ServiceAccount admission plugin refuses every Pod after a ~2.5 s lookup.
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
+    resp = await kube.request("POST", f"/api/v1/namespaces/{name}/serviceaccounts", body=account)
+    if not resp.ok and resp.reason != "AlreadyExists":
+        raise InfrastructureError(f"cannot create ServiceAccount {name}/default: {resp.message}")
 
 
 async def delete_namespace(kube: KubeClient, name: str) -> None:
@@ -140,9 +147,7 @@ async def dry_run_object(
     # Drop the object's own name and type from the message: `Role "x" is invalid: ...`,
     # `ConfigMap in version "v1" cannot be handled as a ConfigMap: ...`.
     detail = _HANDLED.sub("", message.split(" is invalid: ", 1)[-1])
-    return DryRunResult(
-        False, f"{reason}: {bucket(detail, 100, fold_quoted=False)}", message, deprecated
-    )
+    return DryRunResult(False, f"{reason}: {bucket(detail, 100)}", message, deprecated)
 
 
 async def dry_run_batch(
