@@ -12,7 +12,9 @@ from rich.table import Table
 
 from kubebench.cli.console import err, out, progress_bar
 
-bench_app = typer.Typer(help="Measure KubeBench's own speed and footprint.", no_args_is_help=True)
+bench_app = typer.Typer(
+    rich_markup_mode=None, help="Measure KubeBench's own speed and footprint.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from kubebench.cluster.state import clear_state, error_path, read_state, state_p
 from kubebench.errors import InfrastructureError, UserError
 
 cluster_app = typer.Typer(
+    rich_markup_mode=None,
     help="Build, start and stop the local Kubernetes control plane KubeBench grades against.",
     no_args_is_help=True,
 )

@@ -18,6 +18,7 @@ from kubebench.data.counters import StageCounters
 from kubebench.errors import UserError
 
 data_app = typer.Typer(
+    rich_markup_mode=None,
     help="Curate fine-tuning data: real Kubernetes YAML and docs into validated, "
     "deduplicated, decontaminated chat examples.",
     no_args_is_help=True,

@@ -46,6 +46,7 @@ class _DefaultsToRun(TyperGroup):
 
 
 judge_app = typer.Typer(
+    rich_markup_mode=None,
     cls=_DefaultsToRun,
     help=(
         "Score attempts with an LLM judge (rubric: intent, security, best practice, "

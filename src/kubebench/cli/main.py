@@ -27,6 +27,7 @@ COMMAND_MODULES = (
 )
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="kubebench",
     help=(
         "Measure how well LLMs write Kubernetes configuration, graded on a real API server.\n\n"

@@ -9,7 +9,9 @@ from kubebench import defaults
 from kubebench.cli.bench import bench_app
 from kubebench.cli.console import err, out, progress_bar
 
-models_app = typer.Typer(help="The model providers KubeBench can evaluate.", no_args_is_help=True)
+models_app = typer.Typer(
+    rich_markup_mode=None, help="The model providers KubeBench can evaluate.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:

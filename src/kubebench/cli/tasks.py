@@ -15,7 +15,9 @@ from kubebench.cli.console import out
 from kubebench.errors import UserError
 
 tasks_app = typer.Typer(
-    help="Browse, count, export and regenerate the benchmark's tasks.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Browse, count, export and regenerate the benchmark's tasks.",
+    no_args_is_help=True,
 )
 
 SPLIT_HELP = "Task split: test or dev."
