@@ -120,7 +120,7 @@ def run(
     from kubebench.runner.launch import RunRequest, prepare_resume, prepare_run, run_sync
     from kubebench.runner.pipeline import Concurrency
     from kubebench.runner.records import AttemptRecord
-    from kubebench.runner.selection import TaskSelection
+    from kubebench.tasks.selection import TaskSelection
 
     if resume is not None:
         given = [

@@ -35,9 +35,9 @@ from kubebench.runner.pipeline import (
 )
 from kubebench.runner.provenance import git_revision, package_versions, python_version
 from kubebench.runner.records import AttemptRecord, RunMeta
-from kubebench.runner.selection import TaskSelection, select_tasks
 from kubebench.runner.store import RunStore
 from kubebench.tasks.schema import Task
+from kubebench.tasks.selection import TaskSelection, select_tasks
 
 
 @dataclass

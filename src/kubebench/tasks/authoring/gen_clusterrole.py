@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     cluster_role_obj,
@@ -25,7 +25,7 @@ from kubebench.tasks.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.rbac_profiles import READ, Grant, Profile, cluster_profiles
+from kubebench.tasks.authoring.rbac_profiles import READ, Grant, Profile, cluster_profiles
 from kubebench.tasks.schema import Tier
 
 CLUSTER_GRANTS = (

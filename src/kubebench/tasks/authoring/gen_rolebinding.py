@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
@@ -27,7 +27,7 @@ from kubebench.tasks.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.gen_role import SIMPLE_GRANTS, _profile, _subject_text
+from kubebench.tasks.authoring.gen_role import SIMPLE_GRANTS, _profile, _subject_text
 from kubebench.tasks.schema import AccessCheck, Subject, Tier
 
 # What a built-in ClusterRole surely allows, for behavioural checks of a binding.

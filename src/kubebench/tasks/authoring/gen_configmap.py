@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.config_files import CONFIG_FILES, ENV_SETTINGS
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.config_files import CONFIG_FILES, ENV_SETTINGS
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,

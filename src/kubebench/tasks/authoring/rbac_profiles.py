@@ -11,48 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubebench.tasks.drafting import code, join_words, rule, url_rule, verbs_text
+from kubebench.tasks.authoring.drafting import code, join_words, rule, url_rule, verbs_text
 from kubebench.tasks.schema import AccessCheck
-
-_KIND_NAMES = {
-    "pods": "Pods",
-    "pods/log": "pod logs",
-    "pods/exec": "pods/exec",
-    "pods/portforward": "pods/portforward",
-    "deployments": "Deployments",
-    "deployments/scale": "the scale subresource of Deployments",
-    "jobs": "Jobs",
-    "cronjobs": "CronJobs",
-    "configmaps": "ConfigMaps",
-    "secrets": "Secrets",
-    "services": "Services",
-    "events": "Events",
-    "leases": "Leases",
-    "persistentvolumeclaims": "PersistentVolumeClaims",
-    "ingresses": "Ingresses",
-    "networkpolicies": "NetworkPolicies",
-    "horizontalpodautoscalers": "HorizontalPodAutoscalers",
-    "statefulsets": "StatefulSets",
-    "daemonsets": "DaemonSets",
-    "endpointslices": "EndpointSlices",
-    "nodes": "Nodes",
-    "namespaces": "Namespaces",
-    "persistentvolumes": "PersistentVolumes",
-    "storageclasses": "StorageClasses",
-    "customresourcedefinitions": "CustomResourceDefinitions",
-    "clusterroles": "ClusterRoles",
-    "clusterrolebindings": "ClusterRoleBindings",
-    "roles": "Roles",
-    "rolebindings": "RoleBindings",
-    "priorityclasses": "PriorityClasses",
-    "certificatesigningrequests": "CertificateSigningRequests",
-    "certificatesigningrequests/approval": "certificatesigningrequests/approval",
-    "validatingwebhookconfigurations": "ValidatingWebhookConfigurations",
-    "ingressclasses": "IngressClasses",
-    "poddisruptionbudgets": "PodDisruptionBudgets",
-    "serviceaccounts": "ServiceAccounts",
-    "replicasets": "ReplicaSets",
-}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
@@ -29,7 +29,7 @@ from kubebench.tasks.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.rbac_profiles import (
+from kubebench.tasks.authoring.rbac_profiles import (
     ALL_VERBS,
     READ,
     Forbidden,

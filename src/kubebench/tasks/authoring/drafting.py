@@ -13,20 +13,18 @@ from typing import Any
 
 import yaml
 
-from kubebench.tasks.pools import NamePools
+from kubebench.tasks.authoring.pools import NamePools
 from kubebench.tasks.schema import (
     AccessCheck,
     AccessExpectation,
     FieldMatcher,
     GrantScope,
-    Kind,
     ObjectExpectation,
     ObjectRef,
     PermissionsExpectation,
     PolicyRule,
     Subject,
     SubjectsExpectation,
-    Tier,
 )
 
 AnyExpectation = (
@@ -522,7 +520,3 @@ def compose(
 
 def fenced(label: str, content: str) -> str:
     return f"{label}\n```\n{content.rstrip()}\n```"
-
-
-ALL_KINDS = [k.value for k in Kind]
-TIERS = [t.value for t in Tier]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import Draw
+from kubebench.tasks.authoring.drafting import Draw
 
 
 def nginx_conf(draw: Draw, app: str) -> str:

@@ -7,7 +7,7 @@ import json
 import string
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
