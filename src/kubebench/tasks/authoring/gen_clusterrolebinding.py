@@ -25,9 +25,10 @@ from kubebench.tasks.authoring.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.authoring.gen_clusterrole import CLUSTER_GRANTS, _cluster_profile
+from kubebench.tasks.authoring.gen_clusterrole import _cluster_profile
 from kubebench.tasks.authoring.gen_role import _subject_text
 from kubebench.tasks.authoring.gen_rolebinding import _builtin_checks
+from kubebench.tasks.authoring.rbac_profiles import CLUSTER_GRANTS
 from kubebench.tasks.schema import Subject, Tier
 
 

@@ -27,7 +27,8 @@ from kubebench.tasks.authoring.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.authoring.gen_role import SIMPLE_GRANTS, _profile, _subject_text
+from kubebench.tasks.authoring.gen_role import _profile, _subject_text
+from kubebench.tasks.authoring.rbac_profiles import ROLE_GRANTS
 from kubebench.tasks.schema import AccessCheck, Subject, Tier
 
 # What a built-in ClusterRole surely allows, for behavioural checks of a binding.
@@ -53,7 +54,7 @@ def _binding_exps(rb: dict, role_kind: str, role_name: str) -> list:
 def basic_existing_role(draw: Draw) -> Draft:
     team = draw.team()
     ns = draw.namespace(team)
-    g = draw.pick(SIMPLE_GRANTS)
+    g = draw.pick(ROLE_GRANTS)
     role_name = f"{singular(g.resource)}-{draw.pick(('reader', 'access', 'viewer'))}"
     role = role_obj(role_name, ns, [g.rule()])
     who = draw.person()
@@ -132,7 +133,7 @@ def intermediate_many_subjects(draw: Draw) -> Draft:
     team = draw.team()
     ns = draw.namespace(team)
     other = draw.namespace(draw.pick(("ci", "tooling", "build", "automation")))
-    g = draw.pick(SIMPLE_GRANTS)
+    g = draw.pick(ROLE_GRANTS)
     cr_name = draw.cluster_name(
         lambda: f"{draw.team()}-{singular(g.resource)}-{draw.pick(('access', 'reader', 'ops'))}"
     )

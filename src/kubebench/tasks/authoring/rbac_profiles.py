@@ -1,5 +1,6 @@
-"""Permission profiles for RBAC scenarios: what a role grants, spelled out verb by verb,
-and what it must not allow, each with the SubjectAccessReview that proves it.
+"""Permission profiles for RBAC scenarios (`data/rbac.yaml`): what a role grants, spelled
+out verb by verb, and what it must not allow, each with the SubjectAccessReview that
+proves it.
 
 A profile's prompt text names every verb and resource its checks assert, so any rule
 layout that grants exactly that passes, and a wildcard fails the forbidden checks.
@@ -8,9 +9,11 @@ layout that grants exactly that passes, and a wildcard fails the forbidden check
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
+from kubebench.tasks.authoring.data_files import load_data
 from kubebench.tasks.authoring.drafting import code, join_words, rule, url_rule, verbs_text
 from kubebench.tasks.schema import AccessCheck
 
@@ -113,393 +116,51 @@ class Profile:
         return join_words([f.text for f in self.forbidden], "or")
 
 
-ALL_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
-READ = ("get", "list", "watch")
+@dataclass(frozen=True)
+class _ProfileSet:
+    draw: tuple[str, ...]  # the placeholders' kinds, in the order their names are drawn
+    profiles: tuple[Profile, ...]
+
+
+def _filled(profile: Profile, names: dict[str, str]) -> Profile:
+    """`profile` with its `{kind}` placeholders replaced by the drawn names."""
+
+    def fill(text: str) -> str:
+        return text.format_map(names)
+
+    grants = tuple(replace(g, names=tuple(fill(n) for n in g.names)) for g in profile.grants)
+    forbidden = tuple(replace(f, text=fill(f.text), name=fill(f.name)) for f in profile.forbidden)
+    return replace(profile, grants=grants, forbidden=forbidden)
+
+
+@cache
+def _profile_set(key: str) -> _ProfileSet:
+    return load_data("rbac.yaml", _ProfileSet, key)
+
+
+def _profiles(key: str, draw_name: Callable[[str], str]) -> list[Profile]:
+    chosen = _profile_set(key)
+    names = {kind: draw_name(kind) for kind in chosen.draw}
+    return [_filled(p, names) for p in chosen.profiles]
 
 
 def namespaced_profiles(draw_name: Callable[[str], str]) -> list[Profile]:
     """Profiles for namespaced roles; `draw_name(kind)` names objects for resourceNames."""
-    secret_name, cm_name = draw_name("secret"), draw_name("configmap")
-    lease_name = draw_name("lease")
-    return [
-        Profile(
-            "log-reader",
-            "read pod logs",
-            (Grant(("get", "list"), "pods"), Grant(("get",), "pods/log")),
-            (
-                Forbidden("exec into pods", "create", "pods/exec"),
-                Forbidden("delete pods", "delete", "pods"),
-                Forbidden("read Secrets", "get", "secrets"),
-            ),
-            "log-reader",
-        ),
-        Profile(
-            "deployer",
-            "roll out Deployments",
-            (Grant(("get", "list", "watch", "update", "patch"), "deployments", "apps"),),
-            (
-                Forbidden("delete Deployments", "delete", "deployments", "apps"),
-                Forbidden("create Deployments", "create", "deployments", "apps"),
-                Forbidden("read Secrets", "get", "secrets"),
-            ),
-            "deployer",
-        ),
-        Profile(
-            "job-runner",
-            "run batch Jobs",
-            (
-                Grant(("create", "get", "list", "watch", "delete"), "jobs", "batch"),
-                Grant(("get",), "pods/log"),
-            ),
-            (
-                Forbidden("create CronJobs", "create", "cronjobs", "batch"),
-                Forbidden("delete Pods directly", "delete", "pods"),
-            ),
-            "job-runner",
-        ),
-        Profile(
-            "config-editor",
-            "maintain application config",
-            (Grant(("get", "list", "watch", "update", "patch"), "configmaps"),),
-            (
-                Forbidden("delete ConfigMaps", "delete", "configmaps"),
-                Forbidden("create new ConfigMaps", "create", "configmaps"),
-                Forbidden("read Secrets", "get", "secrets"),
-            ),
-            "config-editor",
-        ),
-        Profile(
-            "scaler",
-            "scale Deployments",
-            (
-                Grant(("get", "list"), "deployments", "apps"),
-                Grant(("get", "update", "patch"), "deployments/scale", "apps"),
-            ),
-            (
-                Forbidden(
-                    "edit the Deployment objects themselves (no update of deployments)",
-                    "update",
-                    "deployments",
-                    "apps",
-                ),
-                Forbidden("delete Deployments", "delete", "deployments", "apps"),
-            ),
-            "scaler",
-        ),
-        Profile(
-            "port-forwarder",
-            "port-forward to pods for debugging",
-            (Grant(("get", "list"), "pods"), Grant(("create",), "pods/portforward")),
-            (
-                Forbidden("exec into pods", "create", "pods/exec"),
-                Forbidden("delete pods", "delete", "pods"),
-            ),
-            "port-forward",
-        ),
-        Profile(
-            "event-watcher",
-            "watch events",
-            (Grant(READ, "events"),),
-            (
-                Forbidden("delete events", "delete", "events"),
-                Forbidden("read Pods' logs", "get", "pods/log"),
-            ),
-            "event-watcher",
-        ),
-        Profile(
-            "secret-rotator",
-            "rotate one Secret",
-            (Grant(("get", "update", "patch"), "secrets", names=(secret_name,)),),
-            (
-                Forbidden("list Secrets", "list", "secrets"),
-                Forbidden("touch any other Secret", "get", "secrets", name=f"{secret_name}-old"),
-                Forbidden(f"delete {code(secret_name)}", "delete", "secrets", name=secret_name),
-            ),
-            "secret-rotator",
-        ),
-        Profile(
-            "cronjob-manager",
-            "manage CronJobs",
-            (Grant(ALL_VERBS, "cronjobs", "batch"),),
-            (
-                Forbidden("create Jobs directly", "create", "jobs", "batch"),
-                Forbidden("delete Pods", "delete", "pods"),
-            ),
-            "cronjob-manager",
-        ),
-        Profile(
-            "leader-election",
-            "hold a leader-election Lease",
-            (
-                Grant(
-                    ("get", "update", "patch"), "leases", "coordination.k8s.io", names=(lease_name,)
-                ),
-                Grant(("create",), "leases", "coordination.k8s.io"),
-            ),
-            (
-                Forbidden(
-                    "delete Leases", "delete", "leases", "coordination.k8s.io", name=lease_name
-                ),
-                Forbidden(
-                    "update any other Lease",
-                    "update",
-                    "leases",
-                    "coordination.k8s.io",
-                    name=f"{lease_name}-shadow",
-                ),
-            ),
-            "leader-election",
-        ),
-        Profile(
-            "ingress-manager",
-            "manage Ingresses",
-            (Grant(ALL_VERBS, "ingresses", "networking.k8s.io"),),
-            (
-                Forbidden("read Secrets", "get", "secrets"),
-                Forbidden(
-                    "touch NetworkPolicies", "update", "networkpolicies", "networking.k8s.io"
-                ),
-            ),
-            "ingress-manager",
-        ),
-        Profile(
-            "hpa-manager",
-            "manage autoscalers",
-            (
-                Grant(ALL_VERBS, "horizontalpodautoscalers", "autoscaling"),
-                Grant(READ, "deployments", "apps"),
-            ),
-            (
-                Forbidden("modify Deployments", "update", "deployments", "apps"),
-                Forbidden("delete Deployments", "delete", "deployments", "apps"),
-            ),
-            "autoscaler-manager",
-        ),
-        Profile(
-            "config-reader",
-            "read one ConfigMap",
-            (Grant(("get", "watch"), "configmaps", names=(cm_name,)),),
-            (
-                Forbidden("list ConfigMaps", "list", "configmaps"),
-                Forbidden("read other ConfigMaps", "get", "configmaps", name=f"{cm_name}-legacy"),
-                Forbidden(f"modify {code(cm_name)}", "update", "configmaps", name=cm_name),
-            ),
-            "config-reader",
-        ),
-        Profile(
-            "statefulset-operator",
-            "operate StatefulSets",
-            (
-                Grant(("get", "list", "watch", "patch"), "statefulsets", "apps"),
-                Grant(("get", "list", "delete"), "pods"),
-            ),
-            (
-                Forbidden("delete StatefulSets", "delete", "statefulsets", "apps"),
-                Forbidden("delete PersistentVolumeClaims", "delete", "persistentvolumeclaims"),
-            ),
-            "statefulset-operator",
-        ),
-    ]
+    return _profiles("namespaced_profiles", draw_name)
 
 
-def cluster_profiles(draw_name: Callable[[], str]) -> list[Profile]:
+def cluster_profiles(draw_name: Callable[[str], str]) -> list[Profile]:
     """Profiles for ClusterRoles (cluster-scoped resources, all namespaces, URLs)."""
-    csr_name = draw_name()
-    return [
-        Profile(
-            "node-reader",
-            "read nodes",
-            (Grant(READ, "nodes"),),
-            (
-                Forbidden("modify nodes (no update/patch)", "update", "nodes", cluster=True),
-                Forbidden("delete nodes", "delete", "nodes", cluster=True),
-            ),
-            "node-reader",
-        ),
-        Profile(
-            "namespace-viewer",
-            "list namespaces",
-            (Grant(READ, "namespaces"),),
-            (
-                Forbidden("create namespaces", "create", "namespaces", cluster=True),
-                Forbidden("delete namespaces", "delete", "namespaces", cluster=True),
-            ),
-            "namespace-viewer",
-        ),
-        Profile(
-            "metrics-scraper",
-            "scrape metrics",
-            (
-                Grant(("get",), urls=("/metrics",)),
-                Grant(READ, "nodes"),
-                Grant(("get",), "nodes/metrics"),
-            ),
-            (
-                Forbidden(f"reach {code('/debug/pprof')}", "get", url="/debug/pprof"),
-                Forbidden("delete nodes", "delete", "nodes", cluster=True),
-            ),
-            "metrics-scraper",
-        ),
-        Profile(
-            "crd-reader",
-            "discover CustomResourceDefinitions",
-            (Grant(READ, "customresourcedefinitions", "apiextensions.k8s.io"),),
-            (
-                Forbidden(
-                    "delete CRDs",
-                    "delete",
-                    "customresourcedefinitions",
-                    "apiextensions.k8s.io",
-                    cluster=True,
-                ),
-                Forbidden(
-                    "create CRDs",
-                    "create",
-                    "customresourcedefinitions",
-                    "apiextensions.k8s.io",
-                    cluster=True,
-                ),
-            ),
-            "crd-reader",
-        ),
-        Profile(
-            "storage-admin",
-            "manage PersistentVolumes",
-            (
-                Grant(("get", "list", "watch", "create", "delete"), "persistentvolumes"),
-                Grant(READ, "storageclasses", "storage.k8s.io"),
-            ),
-            (
-                Forbidden(
-                    "change StorageClasses",
-                    "update",
-                    "storageclasses",
-                    "storage.k8s.io",
-                    cluster=True,
-                ),
-                Forbidden(
-                    "delete StorageClasses",
-                    "delete",
-                    "storageclasses",
-                    "storage.k8s.io",
-                    cluster=True,
-                ),
-            ),
-            "storage-admin",
-        ),
-        Profile(
-            "pod-log-reader",
-            "read pods and their logs in every namespace",
-            (Grant(READ, "pods"), Grant(("get",), "pods/log")),
-            (
-                Forbidden("read Secrets", "get", "secrets"),
-                Forbidden("delete pods", "delete", "pods"),
-                Forbidden("exec into pods", "create", "pods/exec"),
-            ),
-            "pod-log-reader",
-        ),
-        Profile(
-            "rbac-auditor",
-            "audit RBAC",
-            (
-                Grant(READ, "roles", "rbac.authorization.k8s.io"),
-                Grant(READ, "rolebindings", "rbac.authorization.k8s.io"),
-                Grant(READ, "clusterroles", "rbac.authorization.k8s.io"),
-                Grant(READ, "clusterrolebindings", "rbac.authorization.k8s.io"),
-            ),
-            (
-                Forbidden("create bindings", "create", "rolebindings", "rbac.authorization.k8s.io"),
-                Forbidden(
-                    "delete ClusterRoles",
-                    "delete",
-                    "clusterroles",
-                    "rbac.authorization.k8s.io",
-                    cluster=True,
-                ),
-            ),
-            "rbac-auditor",
-        ),
-        Profile(
-            "csr-approver",
-            "approve certificate signing requests",
-            (
-                Grant(READ, "certificatesigningrequests", "certificates.k8s.io"),
-                Grant(("update",), "certificatesigningrequests/approval", "certificates.k8s.io"),
-            ),
-            (
-                Forbidden(
-                    "delete CSRs",
-                    "delete",
-                    "certificatesigningrequests",
-                    "certificates.k8s.io",
-                    name=csr_name,
-                    cluster=True,
-                ),
-                Forbidden(
-                    "create CSRs",
-                    "create",
-                    "certificatesigningrequests",
-                    "certificates.k8s.io",
-                    cluster=True,
-                ),
-            ),
-            "csr-approver",
-        ),
-        Profile(
-            "webhook-auditor",
-            "inspect admission webhooks",
-            (
-                Grant(READ, "validatingwebhookconfigurations", "admissionregistration.k8s.io"),
-                Grant(READ, "mutatingwebhookconfigurations", "admissionregistration.k8s.io"),
-            ),
-            (
-                Forbidden(
-                    "change webhook configurations",
-                    "update",
-                    "validatingwebhookconfigurations",
-                    "admissionregistration.k8s.io",
-                    cluster=True,
-                ),
-                Forbidden(
-                    "delete them",
-                    "delete",
-                    "mutatingwebhookconfigurations",
-                    "admissionregistration.k8s.io",
-                    cluster=True,
-                ),
-            ),
-            "webhook-auditor",
-        ),
-        Profile(
-            "priority-viewer",
-            "read scheduling priorities",
-            (
-                Grant(READ, "priorityclasses", "scheduling.k8s.io"),
-                Grant(READ, "ingressclasses", "networking.k8s.io"),
-            ),
-            (
-                Forbidden(
-                    "create PriorityClasses",
-                    "create",
-                    "priorityclasses",
-                    "scheduling.k8s.io",
-                    cluster=True,
-                ),
-            ),
-            "class-viewer",
-        ),
-        Profile(
-            "workload-viewer",
-            "read workloads everywhere",
-            (
-                Grant(READ, "deployments", "apps"),
-                Grant(READ, "statefulsets", "apps"),
-                Grant(READ, "daemonsets", "apps"),
-            ),
-            (
-                Forbidden("scale or modify Deployments", "update", "deployments", "apps"),
-                Forbidden("read Secrets", "get", "secrets"),
-            ),
-            "workload-viewer",
-        ),
-    ]
+    return _profiles("cluster_profiles", draw_name)
+
+
+READ: tuple[str, ...] = load_data("rbac.yaml", tuple[str, ...], "read_verbs")
+ALL_VERBS: tuple[str, ...] = load_data("rbac.yaml", tuple[str, ...], "all_verbs")
+ROLE_GRANTS: tuple[Grant, ...] = load_data("rbac.yaml", tuple[Grant, ...], "role_grants")
+ROLE_EXTRA_GRANTS: tuple[Grant, ...] = load_data(
+    "rbac.yaml", tuple[Grant, ...], "role_extra_grants"
+)
+CLUSTER_GRANTS: tuple[Grant, ...] = load_data("rbac.yaml", tuple[Grant, ...], "cluster_grants")
+CLUSTER_EXTRA_GRANTS: tuple[Grant, ...] = load_data(
+    "rbac.yaml", tuple[Grant, ...], "cluster_extra_grants"
+)
