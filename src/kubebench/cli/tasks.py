@@ -127,7 +127,9 @@ def export(
 @tasks_app.command("similarity")
 def similarity(
     split: str = typer.Option(defaults.DEFAULT_TASK_SPLIT, "--split", help=SPLIT_HELP),
-    top: int = typer.Option(10, "--top", min=1, help="How many closest pairs to list."),
+    top: int = typer.Option(
+        defaults.SIMILARITY_TOP, "--top", min=1, help="How many closest pairs to list."
+    ),
 ) -> None:
     """Near-duplicate report: word 3-gram Jaccard similarity between prompts."""
     from kubebench.tasks.similarity import similarity_report
