@@ -16,7 +16,7 @@ from kubebench.tasks.authoring.pools import NamePools
 def test_every_data_file_parses_and_is_read_by_the_generator() -> None:
     folder = resources.files("kubebench.tasks.authoring").joinpath("data")
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
-    assert names == ["config_files.yaml", "phrases.yaml", "pools.yaml", "rbac.yaml"]
+    assert names == ["config_files.yaml", "phrases.yaml", "pools.yaml", "rbac.yaml", "secrets.yaml"]
     for name in names:
         assert isinstance(yaml.safe_load(folder.joinpath(name).read_text()), dict)
     assert "nginx.conf" in CONFIG_FILES and all(

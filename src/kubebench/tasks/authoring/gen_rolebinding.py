@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubebench.tasks.authoring.data_files import load_data
 from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
@@ -32,11 +33,9 @@ from kubebench.tasks.authoring.rbac_profiles import ROLE_GRANTS
 from kubebench.tasks.schema import AccessCheck, Subject, Tier
 
 # What a built-in ClusterRole surely allows, for behavioural checks of a binding.
-BUILTIN_PROBES: dict[str, list[tuple[str, str, str]]] = {
-    "view": [("get", "pods", ""), ("list", "deployments", "apps")],
-    "edit": [("create", "deployments", "apps"), ("delete", "configmaps", "")],
-    "admin": [("create", "rolebindings", "rbac.authorization.k8s.io"), ("delete", "pods", "")],
-}
+BUILTIN_PROBES = load_data(
+    "rbac.yaml", dict[str, tuple[tuple[str, str, str], ...]], "builtin_role_probes"
+)
 
 
 def _builtin_checks(role: str, ns: str) -> list[AccessCheck]:

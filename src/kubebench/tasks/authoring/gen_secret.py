@@ -7,6 +7,7 @@ import json
 import string
 from collections.abc import Callable
 
+from kubebench.tasks.authoring.data_files import load_data
 from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
@@ -44,19 +45,7 @@ def pem(draw: Draw, label: str, lines: int = 3) -> str:
     return f"-----BEGIN {label}-----\n" + "\n".join(body) + f"\n-----END {label}-----\n"
 
 
-_CREDENTIAL_KEYS = (
-    "DB_PASSWORD",
-    "API_TOKEN",
-    "STRIPE_API_KEY",
-    "SMTP_PASSWORD",
-    "REDIS_PASSWORD",
-    "JWT_SIGNING_KEY",
-    "SENTRY_DSN_TOKEN",
-    "WEBHOOK_SECRET",
-    "password",
-    "api-key",
-    "client-secret",
-)
+_CREDENTIAL_KEYS = load_data("secrets.yaml", tuple[str, ...], "credential_keys")
 
 
 def _where(draw: Draw, name: str, ns: str, kind_word: str = "Secret") -> str:
