@@ -409,6 +409,51 @@ def service_account(name: str, ns: str) -> Subject:
     return Subject(kind="ServiceAccount", name=name, namespace=ns)
 
 
+def one_object_reader(
+    obj: dict[str, Any],
+    object_expectation: ObjectExpectation,
+    reader: dict[str, Any],
+    role: dict[str, Any],
+    binding: dict[str, Any],
+    *,
+    prompt: str,
+    other_name: str,
+) -> Draft:
+    """An immutable object that one ServiceAccount (`reader`) may `get` by name and
+    nothing else: its Role and RoleBinding are checked exactly, and listing, another
+    object of the kind (`other_name`), updates and deletes are checked denied."""
+    kind, ns, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
+    resource = f"{kind.lower()}s"
+    subject = service_account(reader["metadata"]["name"], ns)
+    expectations: list[AnyExpectation] = [
+        object_expectation,
+        expect_object(reader),
+        expect_object(role),
+        expect_object(binding),
+        expect_permissions(subject, {ns: role["rules"]}),
+        expect_subjects([subject]),
+        expect_access(
+            subject,
+            [],
+            [
+                check("list", resource, ns=ns),
+                check("get", resource, ns=ns, name=other_name),
+                check("update", resource, ns=ns, name=name),
+                check("delete", resource, ns=ns, name=name),
+            ],
+        ),
+    ]
+    return Draft(
+        prompt,
+        [obj, reader, role, binding],
+        expectations,
+        [kind, "ServiceAccount", "Role", "RoleBinding"],
+        [ns],
+        setup=[namespace_obj(ns)],
+        tags=["immutable", "least-privilege"],
+    )
+
+
 # -- YAML --------------------------------------------------------------------------------
 
 

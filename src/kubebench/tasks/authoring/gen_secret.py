@@ -12,16 +12,13 @@ from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
-    check,
     code,
     compose,
-    expect_access,
     expect_object,
-    expect_permissions,
-    expect_subjects,
     fenced,
     m,
     namespace_obj,
+    one_object_reader,
     role_obj,
     rule,
     secret_obj,
@@ -298,24 +295,6 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
             )
         )
     ]
-    exps = [
-        expect_object(sec, m("immutable", "equals", True), *_secret_checks(values)),
-        expect_object(sa),
-        expect_object(role),
-        expect_object(rb),
-        expect_permissions(service_account(sa_name, ns), {ns: role["rules"]}),
-        expect_subjects([service_account(sa_name, ns)]),
-        expect_access(
-            service_account(sa_name, ns),
-            [],
-            [
-                check("list", "secrets", ns=ns),
-                check("get", "secrets", ns=ns, name=f"{app}-api-keys"),
-                check("update", "secrets", ns=ns, name=name),
-                check("delete", "secrets", ns=ns, name=name),
-            ],
-        ),
-    ]
     prompt = compose(
         draw,
         f"locked-down database credentials for {app} in {code(ns)}",
@@ -323,14 +302,14 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
         keep_order=True,
         notes=notes,
     )
-    return Draft(
-        prompt,
-        [sec, sa, role, rb],
-        exps,
-        ["Secret", "ServiceAccount", "Role", "RoleBinding"],
-        [ns],
-        setup=[namespace_obj(ns)],
-        tags=["immutable", "least-privilege"],
+    return one_object_reader(
+        sec,
+        expect_object(sec, m("immutable", "equals", True), *_secret_checks(values)),
+        sa,
+        role,
+        rb,
+        prompt=prompt,
+        other_name=f"{app}-api-keys",
     )
 
 
