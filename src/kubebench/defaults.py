@@ -1,13 +1,10 @@
 """Every default KubeBench uses, in one place.
 
 Other modules import from here instead of repeating a literal, so that a change of
-version, path or timeout is one edit.
+version, path or timeout is one edit. The environment is read in `settings.py`.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 # The Kubernetes release the control plane is built from (controlplane/go.mod pins it).
 KUBERNETES_VERSION = "v1.37.2"
@@ -20,26 +17,12 @@ ASSETS_ENV = "KUBEBENCH_ASSETS"
 ENVTEST_ASSETS_ENV = "KUBEBUILDER_ASSETS"
 
 
-def cache_dir() -> Path:
-    """Per-user cache root (honours XDG_CACHE_HOME and KUBEBENCH_CACHE_DIR)."""
-    if explicit := os.environ.get("KUBEBENCH_CACHE_DIR"):
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kubebench"
-
-
-def binary_cache_dir() -> Path:
-    """Where `kubebench cluster build` installs the binaries for the pinned version."""
-    return cache_dir() / "bin" / KUBERNETES_VERSION
-
-
-def state_dir() -> Path:
-    """Where a detached control plane records its state file and logs."""
-    if explicit := os.environ.get("KUBEBENCH_STATE_DIR"):
-        return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "kubebench"
-
+# Per-user folders (platformdirs names them after this) and the variables that move them.
+APP_NAME = "kubebench"
+CACHE_DIR_ENV = "KUBEBENCH_CACHE_DIR"
+STATE_DIR_ENV = "KUBEBENCH_STATE_DIR"
+# The kubeconfig read when --kubeconfig is not given (its first path), as kubectl does.
+KUBECONFIG_ENV = "KUBECONFIG"
 
 # Control plane timings (seconds).
 READY_TIMEOUT_S = 90.0
@@ -72,6 +55,10 @@ FIELD_MANAGER = "kubebench"
 ATTEMPT_LABEL = "kubebench.io/attempt"
 
 # -- Runner, run store and reports (runner/, report/) -----------------------------------
+# The generation config of `kubebench run` without --temperature / --top-p / --max-tokens.
+GENERATION_TEMPERATURE = 0.0  # greedy
+GENERATION_TOP_P = 1.0
+GENERATION_MAX_TOKENS = 1024
 RUNS_DIR = "runs"  # where `kubebench run` writes runs/<run-id>/ (relative to the cwd)
 GENERATION_CONCURRENCY = 32  # concurrent complete() calls: fills one local batch
 # (HF_MAX_BATCH_SIZE); remote providers bound their own (openai: OPENAI_CONCURRENCY)
@@ -92,20 +79,9 @@ PROGRESS_INTERVAL_ENV = "KUBEBENCH_PROGRESS_INTERVAL_S"
 PROGRESS_INTERVAL_S = 15.0  # between plain progress lines when stderr is not a terminal
 
 
-def progress_interval_s() -> float:
-    """Seconds between plain progress lines (`$KUBEBENCH_PROGRESS_INTERVAL_S` overrides)."""
-    try:
-        value = float(os.environ.get(PROGRESS_INTERVAL_ENV, ""))
-    except ValueError:
-        return PROGRESS_INTERVAL_S
-    return value if value > 0 else PROGRESS_INTERVAL_S
-
-
-def response_cache_path() -> Path:
-    """The SQLite response cache shared by every run of this user."""
-    return cache_dir() / "responses.sqlite"
-
-
+# `kubebench bench cluster`.
+BENCH_CLUSTER_STARTS = 3  # cold starts timed
+BENCH_CLUSTER_REQUESTS = 300  # requests per latency measurement
 # `kubebench bench grading`.
 BENCH_BASELINE_LIMIT = 40  # tasks graded through kubectl, the CloudEval-YAML way
 KUBECTL_TIMEOUT_S = 60.0
@@ -179,7 +155,10 @@ BENCH_GENERATION_BATCH_SIZE = HF_MAX_BATCH_SIZE
 BENCH_GENERATION_MAX_TOKENS = 128  # about one short manifest
 
 # -- Tasks (tasks/): the shipped splits and the expectation checker --------------------
-DEFAULT_TASK_SPLIT = "test"  # what `kubebench tasks ...` and `load_tasks()` use by default
+DEFAULT_TASK_SPLIT = "test"  # what `kubebench run`, `tasks ...` and `load_tasks()` use
+# `kubebench tasks similarity`: word n-grams of prompts compared, closest pairs listed.
+SIMILARITY_NGRAM = 3
+SIMILARITY_TOP = 10
 # Seconds between two reads of a check the cluster may still be catching up on.
 EXPECTATION_POLL_INTERVAL_S = 0.1
 

@@ -14,6 +14,7 @@ import pytest
 
 from kubebench import defaults
 from kubebench.cluster.processes import pid_alive
+from kubebench.settings import settings
 
 
 def kubebench(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
@@ -135,7 +136,7 @@ def test_corrupt_binary_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> 
     assets = tmp_path / "assets"
     assets.mkdir()
     for name in defaults.BINARY_NAMES:
-        (assets / name).symlink_to(defaults.binary_cache_dir() / name)
+        (assets / name).symlink_to(settings().binary_cache_dir / name)
     (assets / "kube-apiserver").unlink()
     (assets / "kube-apiserver").write_bytes(b"#!garbage\x00\x01")
     (assets / "kube-apiserver").chmod(0o755)
@@ -150,7 +151,7 @@ def test_binary_that_crashes_at_start_is_one_line(cli_env: dict[str, str], tmp_p
     assets = tmp_path / "assets"
     assets.mkdir()
     for name in defaults.BINARY_NAMES:
-        (assets / name).symlink_to(defaults.binary_cache_dir() / name)
+        (assets / name).symlink_to(settings().binary_cache_dir / name)
     (assets / "etcd").unlink()
     (assets / "etcd").symlink_to(shutil.which("false") or "/bin/false")
     result = kubebench("cluster", "up", env={**cli_env, "KUBEBENCH_ASSETS": str(assets)})

@@ -19,7 +19,7 @@ from kubebench.grading.permissions import (
 )
 from kubebench.grading.pipeline import grade_answer
 from kubebench.grading.verdict import Stage, Verdict
-from kubebench.tasks.drafting import expect_permissions, expect_subjects, user
+from kubebench.tasks.authoring.drafting import expect_permissions, expect_subjects, user
 from kubebench.tasks.schema import Subject, Task
 
 RBAC = "rbac.authorization.k8s.io"

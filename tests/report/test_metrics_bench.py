@@ -21,9 +21,9 @@ from kubebench.runner.metrics_bench import (
     summarize_metrics_bench,
 )
 from kubebench.scoring.text_metrics import TEXT_METRICS
+from kubebench.tasks.authoring.mutations import mutations_for
+from kubebench.tasks.authoring.rewrites import REWRITERS
 from kubebench.tasks.loader import load_tasks
-from kubebench.tasks.mutations import mutations_for
-from kubebench.tasks.rewrites import REWRITERS
 
 
 def test_roc_auc() -> None:

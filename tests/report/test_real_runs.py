@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from kubebench.cli.main import app
 from kubebench.report.run_views import SECTIONS
 from kubebench.runner.store import RunStore
+from kubebench.tasks.authoring.mutations import mutations_for
 from kubebench.tasks.loader import get_task
-from kubebench.tasks.mutations import mutations_for
 
 CHROMIUM = "/usr/bin/chromium"
 REPORT_TEST_MAX_TOKENS = int(os.environ.get("KUBEBENCH_REPORT_TEST_MAX_TOKENS", "192"))

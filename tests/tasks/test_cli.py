@@ -37,7 +37,7 @@ def test_list_filters_by_kind_and_tier() -> None:
     output = _run("list", "--kind", "role", "--tier", "advanced")
     assert "role-advanced-001" in output
     assert "rolebinding-" not in output and "role-basic-" not in output
-    with pytest.raises(UserError, match="unknown kind"):
+    with pytest.raises(UserError, match="unknown --kind"):
         runner.invoke(app, ["tasks", "list", "--kind", "Pod"], catch_exceptions=False)
 
 

@@ -16,15 +16,15 @@ import pytest
 
 from kubebench.cluster.client import KubeClient
 from kubebench.grading.verdict import Stage
-from kubebench.tasks.loader import load_tasks
-from kubebench.tasks.mutations import (
+from kubebench.tasks.authoring.mutations import (
     MUTATORS,
     OVER_GRANTS,
     mutations_for,
     names_its_grant,
     restricts_subjects,
 )
-from kubebench.tasks.rewrites import REWRITERS, rewrites_for
+from kubebench.tasks.authoring.rewrites import REWRITERS, rewrites_for
+from kubebench.tasks.loader import load_tasks
 from kubebench.tasks.schema import Task
 from tests.tasks.conftest import failure_summary, grade_many, infra_retries
 

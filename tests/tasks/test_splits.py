@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from kubebench.errors import UserError
-from kubebench.tasks.generator import cell_sizes, generate_split
+from kubebench.tasks.authoring.generator import cell_sizes, generate_split
+from kubebench.tasks.authoring.pools import DEV_POOLS, TEST_POOLS
+from kubebench.tasks.authoring.publish import task_json_schema, write_shipped_files
 from kubebench.tasks.loader import (
     CANARY_GUID,
     get_task,
@@ -20,8 +22,6 @@ from kubebench.tasks.loader import (
     task_set_hash,
     task_to_line,
 )
-from kubebench.tasks.pools import DEV_POOLS, TEST_POOLS
-from kubebench.tasks.publish import task_json_schema, write_shipped_files
 from kubebench.tasks.schema import (
     SCHEMA_VERSION,
     AccessExpectation,

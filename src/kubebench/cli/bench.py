@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from kubebench import defaults
 from kubebench.cli.console import err, out, progress_bar
 
 bench_app = typer.Typer(
@@ -23,8 +24,12 @@ def register(app: typer.Typer) -> None:
 
 @bench_app.command("cluster")
 def bench_cluster(
-    starts: int = typer.Option(3, min=1, help="Cold starts to time (cached binaries)."),
-    requests: int = typer.Option(300, min=10, help="Requests per latency measurement."),
+    starts: int = typer.Option(
+        defaults.BENCH_CLUSTER_STARTS, min=1, help="Cold starts to time (cached binaries)."
+    ),
+    requests: int = typer.Option(
+        defaults.BENCH_CLUSTER_REQUESTS, min=10, help="Requests per latency measurement."
+    ),
     compare_clients: bool = typer.Option(
         True, help="Also time dry-run create through the official `kubernetes` client."
     ),
@@ -58,7 +63,9 @@ def bench_metrics(
     limit: int = typer.Option(
         None, "--limit", min=1, help="Use N test tasks spread over every kind and tier."
     ),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, help="Answers graded at once."),
+    concurrency: int = typer.Option(
+        defaults.GRADING_CONCURRENCY, "--concurrency", min=1, help="Answers graded at once."
+    ),
     plot: Path = typer.Option(
         None, "--plot", help="Write the score distributions here (.svg or .png)."
     ),
@@ -80,7 +87,7 @@ def bench_metrics(
     from kubebench.runner.metrics_bench import metrics_table_markdown, run_metrics_bench
     from kubebench.tasks.loader import load_tasks
 
-    tasks = spread(load_tasks("test"), limit)
+    tasks = spread(load_tasks(defaults.DEFAULT_TASK_SPLIT), limit)
     err.print(f"starting an embedded control plane; {len(tasks)} test tasks")
     with ControlPlane() as plane, progress_bar() as bar:
         task_bar = bar.add_task("rewrites and mutations graded", total=None)

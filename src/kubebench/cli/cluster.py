@@ -21,6 +21,7 @@ from kubebench.cluster.kubeconfig import load_kubeconfig
 from kubebench.cluster.processes import pid_alive
 from kubebench.cluster.state import clear_state, error_path, read_state, state_path
 from kubebench.errors import InfrastructureError, UserError
+from kubebench.settings import settings
 
 cluster_app = typer.Typer(
     rich_markup_mode=None,
@@ -116,12 +117,12 @@ def _up_detached(port: int | None) -> None:
     if state is not None:
         err.print(f"removing stale state file {state_path()} (pid {state.supervisor_pid} is gone)")
         clear_state(state)
-    defaults.state_dir().mkdir(parents=True, exist_ok=True)
+    settings().state_dir.mkdir(parents=True, exist_ok=True)
     error_path().unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "kubebench.cluster.supervisor"]
     if port is not None:
         cmd += ["--port", str(port)]
-    log = (defaults.state_dir() / "supervisor.log").open("ab")
+    log = (settings().state_dir / "supervisor.log").open("ab")
     proc = subprocess.Popen(
         cmd,
         stdout=log,

@@ -26,7 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from kubebench import defaults
+from kubebench.settings import settings
 
 if TYPE_CHECKING:
     from kubebench.runner.store import RunStore
@@ -117,13 +117,13 @@ def progress_bar(
     *extra_columns: TextColumn, console: Console | None = None, transient: bool = False
 ) -> Progress:
     """A progress bar with count, percentage, elapsed time and ETA, plus extra columns;
-    plain lines every `defaults.progress_interval_s()` when the console is not a terminal.
+    plain lines every `settings().progress_interval_s` when the console is not a terminal.
 
     `transient` bars vanish when done, so that an error after them stands alone.
     """
     console = console or err
     if not console.is_terminal:
-        return PlainLineProgress(console=console, interval_s=defaults.progress_interval_s())
+        return PlainLineProgress(console=console, interval_s=settings().progress_interval_s)
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

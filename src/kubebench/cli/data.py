@@ -234,7 +234,9 @@ def data_show(
 @data_app.command("check")
 def data_check(
     directory: Path = typer.Argument(..., help="A folder written by `kubebench data build`."),
-    ngram: int = typer.Option(13, min=5, help="n-gram size of the overlap test."),
+    ngram: int = typer.Option(
+        defaults.DATA_DECONTAM_NGRAM, min=5, help="n-gram size of the overlap test."
+    ),
 ) -> None:
     """Check a built dataset for benchmark contamination, independently of the build.
 

@@ -68,14 +68,24 @@ def run(
         None, "--samples", min=1, help="Answers per task; pass@k is reported when > 1."
     ),
     temperature: float = typer.Option(
-        None, "--temperature", min=0.0, help="Sampling temperature; 0 is greedy (default: 0)."
+        None,
+        "--temperature",
+        min=0.0,
+        help=f"Sampling temperature; 0 is greedy (default: {defaults.GENERATION_TEMPERATURE:g}).",
     ),
     top_p: float = typer.Option(
-        None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling (default: 1)."
+        None,
+        "--top-p",
+        min=0.0,
+        max=1.0,
+        help=f"Nucleus sampling (default: {defaults.GENERATION_TOP_P:g}).",
     ),
     seed: int = typer.Option(None, "--seed", help="Sampling seed (offset per sample)."),
     max_tokens: int = typer.Option(
-        None, "--max-tokens", min=1, help="Longest answer in tokens (default: 1024)."
+        None,
+        "--max-tokens",
+        min=1,
+        help=f"Longest answer in tokens (default: {defaults.GENERATION_MAX_TOKENS}).",
     ),
     shots: int = typer.Option(None, "--shots", min=0, help="Worked examples in the prompt."),
     judge: str = typer.Option(
@@ -120,7 +130,7 @@ def run(
     from kubebench.runner.launch import RunRequest, prepare_resume, prepare_run, run_sync
     from kubebench.runner.pipeline import Concurrency
     from kubebench.runner.records import AttemptRecord
-    from kubebench.runner.selection import TaskSelection
+    from kubebench.tasks.selection import TaskSelection
 
     if resume is not None:
         given = [

@@ -30,19 +30,10 @@ def register(app: typer.Typer) -> None:
 
 def _filtered(split: str, kind: str | None, tier: str | None) -> list:
     from kubebench.tasks.loader import load_tasks
-    from kubebench.tasks.schema import Kind, Tier
+    from kubebench.tasks.selection import TaskSelection, select_tasks
 
-    tasks = load_tasks(split)
-    if kind is not None:
-        kinds = {k.value.lower(): k for k in Kind}
-        if kind.lower() not in kinds:
-            raise UserError(f"unknown kind {kind!r}", hint=f"choose one of: {', '.join(Kind)}")
-        tasks = [t for t in tasks if t.category == kinds[kind.lower()]]
-    if tier is not None:
-        if tier not in {t.value for t in Tier}:
-            raise UserError(f"unknown tier {tier!r}", hint=f"choose one of: {', '.join(Tier)}")
-        tasks = [t for t in tasks if t.tier == tier]
-    return tasks
+    selection = TaskSelection(kinds=(kind,) if kind else (), tiers=(tier,) if tier else ())
+    return select_tasks(load_tasks(split), selection)
 
 
 @tasks_app.command("list")
@@ -65,7 +56,7 @@ def list_tasks(
 @tasks_app.command("show")
 def show(task_id: str = typer.Argument(..., help="Task id, e.g. role-advanced-017.")) -> None:
     """Show one task: prompt, setup, allowed kinds, expectations and reference answer."""
-    from kubebench.tasks.drafting import to_yaml
+    from kubebench.tasks.authoring.drafting import to_yaml
     from kubebench.tasks.loader import get_task
 
     task = get_task(task_id)
@@ -138,7 +129,9 @@ def export(
 @tasks_app.command("similarity")
 def similarity(
     split: str = typer.Option(defaults.DEFAULT_TASK_SPLIT, "--split", help=SPLIT_HELP),
-    top: int = typer.Option(10, "--top", min=1, help="How many closest pairs to list."),
+    top: int = typer.Option(
+        defaults.SIMILARITY_TOP, "--top", min=1, help="How many closest pairs to list."
+    ),
 ) -> None:
     """Near-duplicate report: word 3-gram Jaccard similarity between prompts."""
     from kubebench.tasks.similarity import similarity_report
@@ -164,7 +157,7 @@ def generate(
     ),
 ) -> None:
     """Regenerate the JSONL splits and the JSON Schema from the fixed seeds."""
-    from kubebench.tasks.publish import write_shipped_files
+    from kubebench.tasks.authoring.publish import write_shipped_files
 
     for path in write_shipped_files(dest):
         out.print(f"wrote {path}")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kubebench import defaults
 from kubebench.errors import UserError
+from kubebench.settings import settings
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -40,11 +41,16 @@ class BinarySet:
 
 
 def _search_dirs() -> list[tuple[str, Path]]:
-    dirs: list[tuple[str, Path]] = []
-    for env in (defaults.ASSETS_ENV, defaults.ENVTEST_ASSETS_ENV):
-        if value := os.environ.get(env):
-            dirs.append((f"${env}", Path(value)))
-    dirs.append(("cache", defaults.binary_cache_dir()))
+    env = settings()
+    dirs = [
+        (f"${name}", folder)
+        for name, folder in (
+            (defaults.ASSETS_ENV, env.assets_dir),
+            (defaults.ENVTEST_ASSETS_ENV, env.envtest_assets_dir),
+        )
+        if folder is not None
+    ]
+    dirs.append(("cache", env.binary_cache_dir))
     return dirs
 
 
@@ -82,7 +88,7 @@ def resolve_binaries() -> BinarySet:
             hint=(
                 f"set ${defaults.ASSETS_ENV} (or ${defaults.ENVTEST_ASSETS_ENV}) to a folder "
                 f"holding them, or run `kubebench cluster build` to build "
-                f"{defaults.KUBERNETES_VERSION} into {defaults.binary_cache_dir()} (needs go)"
+                f"{defaults.KUBERNETES_VERSION} into {settings().binary_cache_dir} (needs go)"
             ),
         )
     return BinarySet(
@@ -136,7 +142,7 @@ def build_binaries(
             hint=f"install Go >= 1.26, or set ${defaults.ASSETS_ENV} to prebuilt binaries",
         )
     source = controlplane_source_dir()
-    dest = dest or defaults.binary_cache_dir()
+    dest = dest or settings().binary_cache_dir
     dest.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
     total = _count_packages(go, source, env)

@@ -25,6 +25,7 @@ from kubebench.cluster.pki import PkiPaths, write_pki
 from kubebench.cluster.processes import ManagedProcess
 from kubebench.cluster.workdirs import new_workdir
 from kubebench.errors import InfrastructureError, KubeBenchError, UserError
+from kubebench.settings import settings
 
 
 def free_port() -> int:
@@ -141,7 +142,7 @@ class ControlPlane:
         if self.root is not None and (self.root / "logs").is_dir():
             for proc in self.processes:
                 proc.stop()
-            kept = defaults.state_dir() / "last-failed-start"
+            kept = settings().state_dir / "last-failed-start"
             shutil.rmtree(kept, ignore_errors=True)
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(self.root / "logs", kept)

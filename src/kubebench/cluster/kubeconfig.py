@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from kubebench.errors import UserError
+from kubebench.settings import settings
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,14 @@ def _decode(data_b64: str, what: str, path: Path) -> bytes:
 
 
 def load_kubeconfig(path: Path | None = None, context: str | None = None) -> Connection:
-    """Read a kubeconfig (default: $KUBECONFIG or ~/.kube/config) into a Connection.
+    """Read a kubeconfig (default: $KUBECONFIG's first path, or ~/.kube/config) into a Connection.
 
     Supports what kind, minikube and most cloud kubeconfigs use after `get-credentials`:
     certificate files or inline data (kept in memory, never written out), and static
     tokens. Exec plugins are not run.
     """
     if path is None:
-        env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        env = (settings().kubeconfig or "").split(os.pathsep)[0]
         path = Path(env) if env else Path.home() / ".kube" / "config"
     if not path.is_file():
         raise UserError(f"kubeconfig {path} does not exist", hint="pass --kubeconfig PATH")

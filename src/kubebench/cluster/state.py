@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from kubebench import defaults
 from kubebench.cluster.processes import pid_alive
+from kubebench.settings import settings
 
 
 class ClusterState(BaseModel):
@@ -29,12 +29,12 @@ class ClusterState(BaseModel):
 
 
 def state_path() -> Path:
-    return defaults.state_dir() / "cluster.json"
+    return settings().state_dir / "cluster.json"
 
 
 def error_path() -> Path:
     """Where a detached supervisor writes its one-line start-up error."""
-    return defaults.state_dir() / "cluster.error"
+    return settings().state_dir / "cluster.error"
 
 
 def read_state() -> ClusterState | None:

@@ -17,6 +17,7 @@ from kubebench import defaults
 from kubebench.cluster.controlplane import ControlPlane
 from kubebench.cluster.state import ClusterState, clear_state, error_path, write_state
 from kubebench.errors import KubeBenchError
+from kubebench.settings import settings
 
 
 def _stop_on_signal(signum: int, _frame: object) -> None:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGINT, _stop_on_signal)
     error_path().unlink(missing_ok=True)
-    plane = ControlPlane(port=args.port, root_dir=defaults.state_dir() / "clusters")
+    plane = ControlPlane(port=args.port, root_dir=settings().state_dir / "clusters")
     try:
         plane.start()
         assert plane.root is not None and plane.kubeconfig_path is not None

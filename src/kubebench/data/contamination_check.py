@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubebench import defaults
 from kubebench.grading.extract import extract_yaml
 from kubebench.grading.parse import AnswerParseError, parse_documents
 from kubebench.tasks.loader import CANARY_GUID, SPLITS, load_tasks
@@ -45,7 +46,7 @@ class CheckResult:
     canary_hits: int = 0
     shared_ngrams: int = 0
     canonical_matches: int = 0
-    ngram: int = 13
+    ngram: int = defaults.DATA_DECONTAM_NGRAM
     offenders: list[str] = field(default_factory=list)
 
     @property
@@ -53,7 +54,7 @@ class CheckResult:
         return not (self.canary_hits or self.shared_ngrams or self.canonical_matches)
 
 
-def check_dataset(out: Path, n: int = 13) -> CheckResult:
+def check_dataset(out: Path, n: int = defaults.DATA_DECONTAM_NGRAM) -> CheckResult:
     """Scan train.jsonl and validation.jsonl of a built dataset."""
     tasks = [t for split in SPLITS for t in load_tasks(split)]
     bench_grams: set[int] = set()

@@ -391,7 +391,7 @@ async def evaluate_expectations(
     task: Task,
     kube: KubeClient,
     *,
-    deadline_s: float = 3.0,
+    deadline_s: float = defaults.EXPECTATION_DEADLINE_S,
     answer: Sequence[Mapping[str, Any]] = (),
 ) -> list[ExpectationResult]:
     """Evaluate every expectation of `task` on the live cluster, concurrently.

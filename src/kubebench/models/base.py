@@ -13,6 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from kubebench import defaults
 from kubebench.tasks.schema import Task
 
 
@@ -28,9 +29,9 @@ class GenerationConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    temperature: float = 0.0  # 0 means greedy
-    top_p: float = 1.0
-    max_tokens: int = 1024
+    temperature: float = defaults.GENERATION_TEMPERATURE  # 0 means greedy
+    top_p: float = defaults.GENERATION_TOP_P
+    max_tokens: int = defaults.GENERATION_MAX_TOKENS
     seed: int | None = None
     stop: tuple[str, ...] = ()
 

@@ -25,8 +25,8 @@ from kubebench.models.kv_cache import (
     batch_cache,
     layers_kv,
 )
-from kubebench.models.local_generation import answer_completion, eos_ids, stop_window
 from kubebench.models.local_loading import LoadedModel
+from kubebench.models.local_tokens import answer_completion, eos_ids, stop_window
 
 # Cache room reserved up front for the answer; a longer answer grows the buffers.
 ANSWER_RESERVE = 256

@@ -10,7 +10,6 @@ the same batched generation as `hf:`. The package is located, never imported.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,14 +18,15 @@ from kubebench.errors import UserError
 from kubebench.models.hf import LOCAL_OPTIONS_HELP, HFProvider, LocalModelOptions
 from kubebench.models.local_loading import LoadedModel, LocalModelSpec, load_local_model
 from kubebench.models.options import ProviderHelp, parse_options
+from kubebench.settings import settings
 
 EMBEDDED_NAME = defaults.DEFAULT_MODEL.partition(":")[2]
 
 
 def embedded_gguf_path() -> Path:
     """The GGUF file of the embedded model (KUBEBENCH_EMBEDDED_GGUF overrides)."""
-    if explicit := os.environ.get(defaults.EMBEDDED_GGUF_ENV):
-        path = Path(explicit).expanduser()
+    if explicit := settings().embedded_gguf:
+        path = explicit.expanduser()
         if not path.is_file():
             raise UserError(f"{defaults.EMBEDDED_GGUF_ENV}={explicit} is not a file")
         return path

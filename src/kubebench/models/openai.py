@@ -25,7 +25,6 @@ import asyncio
 import email.utils
 import json
 import math
-import os
 import random
 import time
 from collections.abc import AsyncIterator
@@ -39,6 +38,7 @@ from kubebench import defaults
 from kubebench.errors import InfrastructureError, UserError
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig
 from kubebench.models.options import ProviderHelp, parse_options, strip_userinfo
+from kubebench.settings import settings
 from kubebench.tasks.schema import Task
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -79,13 +79,6 @@ class _Answer:
     finish_reason: str | None
     usage: dict[str, Any] | None
     raw: dict[str, Any] = field(default_factory=dict)
-
-
-def _first_env(names: tuple[str, ...]) -> str | None:
-    for name in names:
-        if value := os.environ.get(name):
-            return value
-    return None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -182,18 +175,15 @@ class OpenAIProvider:
         self.options = parse_options(OpenAIOptions, options, "openai")
         self.name = name
         self.model_id = f"openai:{name}"
-        base_url = (
-            self.options.base_url
-            or _first_env(defaults.OPENAI_BASE_URL_ENVS)
-            or defaults.OPENAI_BASE_URL
-        )
+        base_url = self.options.base_url or settings().openai_base_url or defaults.OPENAI_BASE_URL
         if not base_url.startswith(("http://", "https://")):
             raise UserError(f"openai: base URL {strip_userinfo(base_url)!r} is not an http(s) URL")
         # Credentials in the URL (from the environment: ids refuse them) are used for the
         # requests but never recorded: `base_url` is what describe() and errors show.
         self._url = base_url.rstrip("/")
         self.base_url = strip_userinfo(self._url)
-        self._api_key = self.options.api_key or _first_env(defaults.OPENAI_API_KEY_ENVS)
+        env_key = settings().openai_api_key
+        self._api_key = self.options.api_key or (env_key.get_secret_value() if env_key else None)
         self._semaphore = asyncio.Semaphore(self.options.concurrency)
         self._client: httpx.AsyncClient | None = None
         self._rng = random.Random()

@@ -35,9 +35,10 @@ from kubebench.runner.pipeline import (
 )
 from kubebench.runner.provenance import git_revision, package_versions, python_version
 from kubebench.runner.records import AttemptRecord, RunMeta
-from kubebench.runner.selection import TaskSelection, select_tasks
 from kubebench.runner.store import RunStore
+from kubebench.settings import settings
 from kubebench.tasks.schema import Task
+from kubebench.tasks.selection import TaskSelection, select_tasks
 
 
 @dataclass
@@ -45,7 +46,7 @@ class RunRequest:
     """A new run, as the user asked for it."""
 
     model_id: str
-    split: str = "test"
+    split: str = defaults.DEFAULT_TASK_SPLIT
     selection: TaskSelection = field(default_factory=TaskSelection)
     samples: int = 1
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -269,7 +270,7 @@ async def execute_run(
     from kubebench.cluster.health import probe_api_server
 
     concurrency = concurrency or Concurrency()
-    cache = ResponseCache(defaults.response_cache_path()) if use_cache else None
+    cache = ResponseCache(settings().response_cache_path) if use_cache else None
     max_conn = max(64, 4 * concurrency.grading)
     try:
         async with KubeClient(conn, max_connections=max_conn) as kube:

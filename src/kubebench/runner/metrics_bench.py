@@ -1,8 +1,8 @@
 """`kubebench bench metrics`: how well text metrics tell correct answers from wrong ones,
 next to the grader, on answers whose correctness is known by construction.
 
-For each test task, every equivalent rewrite of its reference (tasks/rewrites.py: must
-pass) and every mutation of it (tasks/mutations.py: must fail) is graded by KubeBench on
+For each test task, every equivalent rewrite of its reference (tasks/authoring/rewrites.py: must
+pass) and every mutation of it (tasks/authoring/mutations.py: must fail) is graded by KubeBench on
 a real control plane and scored by each text metric against the reference. Per metric:
 ROC AUC at telling rewrites from mutations, the share of rewrites it scores below the
 median mutation, and the grader's accuracy on the same answers. The rewrite and mutation
@@ -43,8 +43,8 @@ class LabelledAnswer:
 
 def labelled_answers(tasks: list[Task]) -> list[LabelledAnswer]:
     """Every rewrite and every applicable mutation of each task's reference."""
-    from kubebench.tasks.mutations import mutations_for
-    from kubebench.tasks.rewrites import rewrites_for
+    from kubebench.tasks.authoring.mutations import mutations_for
+    from kubebench.tasks.authoring.rewrites import rewrites_for
 
     out = []
     for task in tasks:

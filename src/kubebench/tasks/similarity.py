@@ -12,12 +12,13 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from kubebench import defaults
 from kubebench.tasks.schema import Task
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9._:/@=-]*")
 
 
-def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
+def shingles(text: str, n: int = defaults.SIMILARITY_NGRAM) -> frozenset[tuple[str, ...]]:
     """The set of word n-grams of a text."""
     words = _WORD.findall(text.lower())
     if len(words) < n:
@@ -51,7 +52,9 @@ class SimilarityReport:
         }
 
 
-def similarity_report(tasks: list[Task], *, n: int = 3, top: int = 10) -> SimilarityReport:
+def similarity_report(
+    tasks: list[Task], *, n: int = defaults.SIMILARITY_NGRAM, top: int = defaults.SIMILARITY_TOP
+) -> SimilarityReport:
     """Exact pairwise Jaccard of prompt n-gram sets, via an inverted index."""
     sets = [shingles(t.prompt, n) for t in tasks]
     index: dict[tuple[str, ...], list[int]] = defaultdict(list)

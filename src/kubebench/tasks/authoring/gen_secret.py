@@ -7,20 +7,18 @@ import json
 import string
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.data_files import load_data
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
-    check,
     code,
     compose,
-    expect_access,
     expect_object,
-    expect_permissions,
-    expect_subjects,
     fenced,
     m,
     namespace_obj,
+    one_object_reader,
     role_obj,
     rule,
     secret_obj,
@@ -44,19 +42,7 @@ def pem(draw: Draw, label: str, lines: int = 3) -> str:
     return f"-----BEGIN {label}-----\n" + "\n".join(body) + f"\n-----END {label}-----\n"
 
 
-_CREDENTIAL_KEYS = (
-    "DB_PASSWORD",
-    "API_TOKEN",
-    "STRIPE_API_KEY",
-    "SMTP_PASSWORD",
-    "REDIS_PASSWORD",
-    "JWT_SIGNING_KEY",
-    "SENTRY_DSN_TOKEN",
-    "WEBHOOK_SECRET",
-    "password",
-    "api-key",
-    "client-secret",
-)
+_CREDENTIAL_KEYS = load_data("secrets.yaml", tuple[str, ...], "credential_keys")
 
 
 def _where(draw: Draw, name: str, ns: str, kind_word: str = "Secret") -> str:
@@ -309,24 +295,6 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
             )
         )
     ]
-    exps = [
-        expect_object(sec, m("immutable", "equals", True), *_secret_checks(values)),
-        expect_object(sa),
-        expect_object(role),
-        expect_object(rb),
-        expect_permissions(service_account(sa_name, ns), {ns: role["rules"]}),
-        expect_subjects([service_account(sa_name, ns)]),
-        expect_access(
-            service_account(sa_name, ns),
-            [],
-            [
-                check("list", "secrets", ns=ns),
-                check("get", "secrets", ns=ns, name=f"{app}-api-keys"),
-                check("update", "secrets", ns=ns, name=name),
-                check("delete", "secrets", ns=ns, name=name),
-            ],
-        ),
-    ]
     prompt = compose(
         draw,
         f"locked-down database credentials for {app} in {code(ns)}",
@@ -334,14 +302,14 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
         keep_order=True,
         notes=notes,
     )
-    return Draft(
-        prompt,
-        [sec, sa, role, rb],
-        exps,
-        ["Secret", "ServiceAccount", "Role", "RoleBinding"],
-        [ns],
-        setup=[namespace_obj(ns)],
-        tags=["immutable", "least-privilege"],
+    return one_object_reader(
+        sec,
+        expect_object(sec, m("immutable", "equals", True), *_secret_checks(values)),
+        sa,
+        role,
+        rb,
+        prompt=prompt,
+        other_name=f"{app}-api-keys",
     )
 
 

@@ -1,7 +1,7 @@
 """Write the shipped files: the JSONL splits and the published JSON Schema.
 
-`python -m kubebench.tasks.publish` (or `kubebench tasks generate`) regenerates them
-byte for byte from the seeds in `kubebench.tasks.generator`.
+`python -m kubebench.tasks.authoring.publish` (or `kubebench tasks generate`) regenerates them
+byte for byte from the seeds in `kubebench.tasks.authoring.generator`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kubebench.tasks.generator import generate_split
+from kubebench.tasks.authoring.generator import generate_split
 from kubebench.tasks.loader import CANARY_GUID, SPLITS, clear_cache, data_path, write_split
 from kubebench.tasks.schema import Task
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from kubebench.tasks.drafting import RBAC, to_yaml
+from kubebench.tasks.authoring.drafting import RBAC, to_yaml
 from kubebench.tasks.schema import (
     AccessExpectation,
     PermissionsExpectation,

@@ -13,20 +13,19 @@ from typing import Any
 
 import yaml
 
-from kubebench.tasks.pools import NamePools
+from kubebench.tasks.authoring.data_files import load_data
+from kubebench.tasks.authoring.pools import NamePools
 from kubebench.tasks.schema import (
     AccessCheck,
     AccessExpectation,
     FieldMatcher,
     GrantScope,
-    Kind,
     ObjectExpectation,
     ObjectRef,
     PermissionsExpectation,
     PolicyRule,
     Subject,
     SubjectsExpectation,
-    Tier,
 )
 
 AnyExpectation = (
@@ -35,6 +34,23 @@ AnyExpectation = (
 
 RBAC = "rbac.authorization.k8s.io"
 RBAC_V1 = f"{RBAC}/v1"
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """The wording prompts are drawn from (`data/phrases.yaml`)."""
+
+    create: tuple[str, ...]
+    greet: tuple[str, ...]
+    thanks: tuple[str, ...]
+    ask: tuple[str, ...]
+    detail_leads: tuple[str, ...]
+    list_headings: tuple[str, ...]
+    namespace_suffixes: tuple[str, ...]
+    group_suffixes: tuple[str, ...]
+
+
+PHRASES = load_data("phrases.yaml", Phrases)
 
 # -- the drawing context -----------------------------------------------------------------
 
@@ -100,7 +116,7 @@ class Draw:
             base = stem or self.pick(self.pools.teams + self.pools.apps)
             name = f"{base}-{self.pick(self.pools.envs)}"
             if self.chance(0.3):
-                name += f"-{self.pick(('eu', 'us', 'apac', 'east', 'west', 'blue', 'green'))}"
+                name += f"-{self.pick(PHRASES.namespace_suffixes)}"
             return name
 
         return self.unique("namespace", make)
@@ -126,7 +142,7 @@ class Draw:
     def group(self, team: str | None = None, suffixes: tuple[str, ...] = ()) -> str:
         def make() -> str:
             prefix = self.pick(self.pools.idp_prefixes)
-            suffix = self.pick(suffixes or ("oncall", "devs", "admins", "sre", "leads", "ops"))
+            suffix = self.pick(suffixes or PHRASES.group_suffixes)
             return f"{prefix}{team or self.team()}-{suffix}"
 
         return self.unique("group", make)
@@ -393,6 +409,51 @@ def service_account(name: str, ns: str) -> Subject:
     return Subject(kind="ServiceAccount", name=name, namespace=ns)
 
 
+def one_object_reader(
+    obj: dict[str, Any],
+    object_expectation: ObjectExpectation,
+    reader: dict[str, Any],
+    role: dict[str, Any],
+    binding: dict[str, Any],
+    *,
+    prompt: str,
+    other_name: str,
+) -> Draft:
+    """An immutable object that one ServiceAccount (`reader`) may `get` by name and
+    nothing else: its Role and RoleBinding are checked exactly, and listing, another
+    object of the kind (`other_name`), updates and deletes are checked denied."""
+    kind, ns, name = obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]
+    resource = f"{kind.lower()}s"
+    subject = service_account(reader["metadata"]["name"], ns)
+    expectations: list[AnyExpectation] = [
+        object_expectation,
+        expect_object(reader),
+        expect_object(role),
+        expect_object(binding),
+        expect_permissions(subject, {ns: role["rules"]}),
+        expect_subjects([subject]),
+        expect_access(
+            subject,
+            [],
+            [
+                check("list", resource, ns=ns),
+                check("get", resource, ns=ns, name=other_name),
+                check("update", resource, ns=ns, name=name),
+                check("delete", resource, ns=ns, name=name),
+            ],
+        ),
+    ]
+    return Draft(
+        prompt,
+        [obj, reader, role, binding],
+        expectations,
+        [kind, "ServiceAccount", "Role", "RoleBinding"],
+        [ns],
+        setup=[namespace_obj(ns)],
+        tags=["immutable", "least-privilege"],
+    )
+
+
 # -- YAML --------------------------------------------------------------------------------
 
 
@@ -447,18 +508,6 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-_CREATE = ("Create", "Add", "Set up", "Please create", "Define", "Put together")
-_GREET = ("Hi!", "Hey!", "Hello team!", "Morning!", "Hi there!", "Quick one:")
-_THANKS = ("Thanks!", "Thanks a lot.", "Cheers.", "Much appreciated.", "", "Thank you!")
-_ASK = (
-    "Could you create",
-    "Can you set up",
-    "Would you mind adding",
-    "Could you please add",
-    "Can you write",
-)
-
-
 def compose(
     draw: Draw,
     what: str,
@@ -478,7 +527,7 @@ def compose(
     notes = list(notes or [])
     register = draw.rng.randrange(5)
     if register == 0:  # plain instructions
-        parts = [f"{draw.pick(_CREATE)} {what}."]
+        parts = [f"{draw.pick(PHRASES.create)} {what}."]
         if context and draw.chance(0.6):
             parts.insert(0, context)
         parts += [f"{_cap(d)}." for d in details] + notes
@@ -490,19 +539,19 @@ def compose(
         if notes:
             text += " " + " ".join(notes)
     elif register == 2:  # chatty
-        parts = [draw.pick(_GREET)]
+        parts = [draw.pick(PHRASES.greet)]
         if context:
             parts.append(context)
-        parts.append(f"{draw.pick(_ASK)} {what}?")
+        parts.append(f"{draw.pick(PHRASES.ask)} {what}?")
         if details:
-            lead = draw.pick(("It should", "Please", "Make sure to", "It needs to"))
+            lead = draw.pick(PHRASES.detail_leads)
             parts.append(f"{lead} {join_words(details)}.")
         parts += notes
-        parts.append(draw.pick(_THANKS))
+        parts.append(draw.pick(PHRASES.thanks))
         text = " ".join(p for p in parts if p)
     elif register == 3:  # bullet list
-        intro = draw.pick(("Requirements", "Details", "Spec", "What it needs"))
-        lines = [f"{context} {draw.pick(_CREATE)} {what}.".strip()]
+        intro = draw.pick(PHRASES.list_headings)
+        lines = [f"{context} {draw.pick(PHRASES.create)} {what}.".strip()]
         if details:
             lines.append(f"{intro}:")
             lines += [f"- {_cap(d)}" for d in details]
@@ -522,7 +571,3 @@ def compose(
 
 def fenced(label: str, content: str) -> str:
     return f"{label}\n```\n{content.rstrip()}\n```"
-
-
-ALL_KINDS = [k.value for k in Kind]
-TIERS = [t.value for t in Tier]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     cluster_role_obj,
@@ -25,35 +25,13 @@ from kubebench.tasks.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.rbac_profiles import READ, Grant, Profile, cluster_profiles
+from kubebench.tasks.authoring.rbac_profiles import (
+    CLUSTER_EXTRA_GRANTS,
+    CLUSTER_GRANTS,
+    Profile,
+    cluster_profiles,
+)
 from kubebench.tasks.schema import Tier
-
-CLUSTER_GRANTS = (
-    Grant(READ, "nodes"),
-    Grant(READ, "namespaces"),
-    Grant(("get", "list"), "persistentvolumes"),
-    Grant(READ, "storageclasses", "storage.k8s.io"),
-    Grant(("get", "list"), "ingressclasses", "networking.k8s.io"),
-    Grant(READ, "customresourcedefinitions", "apiextensions.k8s.io"),
-    Grant(("get", "list"), "priorityclasses", "scheduling.k8s.io"),
-    Grant(READ, "pods"),
-    Grant(("get", "list"), "events"),
-    Grant(READ, "services"),
-    Grant(("get", "list"), "clusterroles", "rbac.authorization.k8s.io"),
-    Grant(READ, "certificatesigningrequests", "certificates.k8s.io"),
-)
-
-EXTRA_CLUSTER_GRANTS = (
-    Grant(("get",), urls=("/metrics",)),
-    Grant(("get",), urls=("/healthz/etcd", "/logs")),
-    Grant(("get",), "nodes/proxy"),
-    Grant(("get",), "pods/log"),
-    Grant(("update",), "namespaces/finalize"),
-    Grant(("update",), "certificatesigningrequests/approval", "certificates.k8s.io"),
-    Grant(READ, "deployments", "apps"),
-    Grant(("get", "list"), "leases", "coordination.k8s.io"),
-    Grant(("get", "list", "watch"), "volumeattachments", "storage.k8s.io"),
-)
 
 
 def _probe_setup(draw: Draw, name: str) -> list[dict]:
@@ -100,7 +78,7 @@ def intermediate_multi_rule(draw: Draw) -> Draft:
     first = draw.pick(CLUSTER_GRANTS)
     extras = [
         g
-        for g in draw.sample(EXTRA_CLUSTER_GRANTS, 2)
+        for g in draw.sample(CLUSTER_EXTRA_GRANTS, 2)
         if g.resource.split("/")[0] != first.resource or not g.resource
     ]
     grants = [first, *extras]
@@ -137,7 +115,7 @@ def intermediate_multi_rule(draw: Draw) -> Draft:
 
 
 def _cluster_profile(draw: Draw) -> Profile:
-    return draw.pick(cluster_profiles(lambda: f"csr-{draw.app()}"))
+    return draw.pick(cluster_profiles(lambda _kind: f"csr-{draw.app()}"))
 
 
 def advanced_aggregated(draw: Draw) -> Draft:

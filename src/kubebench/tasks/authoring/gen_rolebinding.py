@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.data_files import load_data
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
@@ -27,15 +28,14 @@ from kubebench.tasks.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.gen_role import SIMPLE_GRANTS, _profile, _subject_text
+from kubebench.tasks.authoring.gen_role import _profile, _subject_text
+from kubebench.tasks.authoring.rbac_profiles import ROLE_GRANTS
 from kubebench.tasks.schema import AccessCheck, Subject, Tier
 
 # What a built-in ClusterRole surely allows, for behavioural checks of a binding.
-BUILTIN_PROBES: dict[str, list[tuple[str, str, str]]] = {
-    "view": [("get", "pods", ""), ("list", "deployments", "apps")],
-    "edit": [("create", "deployments", "apps"), ("delete", "configmaps", "")],
-    "admin": [("create", "rolebindings", "rbac.authorization.k8s.io"), ("delete", "pods", "")],
-}
+BUILTIN_PROBES = load_data(
+    "rbac.yaml", dict[str, tuple[tuple[str, str, str], ...]], "builtin_role_probes"
+)
 
 
 def _builtin_checks(role: str, ns: str) -> list[AccessCheck]:
@@ -53,7 +53,7 @@ def _binding_exps(rb: dict, role_kind: str, role_name: str) -> list:
 def basic_existing_role(draw: Draw) -> Draft:
     team = draw.team()
     ns = draw.namespace(team)
-    g = draw.pick(SIMPLE_GRANTS)
+    g = draw.pick(ROLE_GRANTS)
     role_name = f"{singular(g.resource)}-{draw.pick(('reader', 'access', 'viewer'))}"
     role = role_obj(role_name, ns, [g.rule()])
     who = draw.person()
@@ -132,7 +132,7 @@ def intermediate_many_subjects(draw: Draw) -> Draft:
     team = draw.team()
     ns = draw.namespace(team)
     other = draw.namespace(draw.pick(("ci", "tooling", "build", "automation")))
-    g = draw.pick(SIMPLE_GRANTS)
+    g = draw.pick(ROLE_GRANTS)
     cr_name = draw.cluster_name(
         lambda: f"{draw.team()}-{singular(g.resource)}-{draw.pick(('access', 'reader', 'ops'))}"
     )

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from kubebench.tasks.drafting import RBAC, to_yaml
-from kubebench.tasks.mutations import Objects, reference_objects
+from kubebench.tasks.authoring.drafting import RBAC, to_yaml
+from kubebench.tasks.authoring.mutations import Objects, reference_objects
 from kubebench.tasks.schema import Task
 
 

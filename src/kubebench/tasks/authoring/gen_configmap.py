@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.config_files import CONFIG_FILES, ENV_SETTINGS
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.config_files import CONFIG_FILES, ENV_SETTINGS
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
@@ -22,6 +22,7 @@ from kubebench.tasks.drafting import (
     group,
     m,
     namespace_obj,
+    one_object_reader,
     role_obj,
     rule,
     service_account,
@@ -183,7 +184,6 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
     rb = binding_obj(
         "RoleBinding", role_name, ns, "Role", role_name, [service_account(sa_name, ns)]
     )
-    subject = service_account(sa_name, ns)
     details = [
         f"make {code(name)} immutable",
         *_setting_details(draw, data),
@@ -201,24 +201,6 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
             )
         )
     ]
-    exps = [
-        expect_object(cm, m("immutable", "equals", True), m("data", "contains", data)),
-        expect_object(sa),
-        expect_object(role),
-        expect_object(rb),
-        expect_permissions(subject, {ns: role["rules"]}),
-        expect_subjects([subject]),
-        expect_access(
-            subject,
-            [],
-            [
-                check("list", "configmaps", ns=ns),
-                check("get", "configmaps", ns=ns, name=f"{app}-config-v{version - 1}"),
-                check("update", "configmaps", ns=ns, name=name),
-                check("delete", "configmaps", ns=ns, name=name),
-            ],
-        ),
-    ]
     prompt = compose(
         draw,
         f"versioned, immutable config for {app} in {code(ns)}: ConfigMap {code(name)}",
@@ -226,14 +208,14 @@ def advanced_immutable_reader(draw: Draw) -> Draft:
         keep_order=True,
         notes=notes,
     )
-    return Draft(
-        prompt,
-        [cm, sa, role, rb],
-        exps,
-        ["ConfigMap", "ServiceAccount", "Role", "RoleBinding"],
-        [ns],
-        setup=[namespace_obj(ns)],
-        tags=["immutable", "least-privilege"],
+    return one_object_reader(
+        cm,
+        expect_object(cm, m("immutable", "equals", True), m("data", "contains", data)),
+        sa,
+        role,
+        rb,
+        prompt=prompt,
+        other_name=f"{app}-config-v{version - 1}",
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kubebench.errors import UserError
-from kubebench.runner.selection import TaskSelection, select_tasks
 from kubebench.tasks.schema import Kind, Tier
+from kubebench.tasks.selection import TaskSelection, select_tasks
 from tests.runner.records_factory import make_task
 
 TASKS = [

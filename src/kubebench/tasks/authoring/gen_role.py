@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
@@ -29,42 +29,15 @@ from kubebench.tasks.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.rbac_profiles import (
-    ALL_VERBS,
-    READ,
+from kubebench.tasks.authoring.rbac_profiles import (
+    ROLE_EXTRA_GRANTS,
+    ROLE_GRANTS,
     Forbidden,
     Grant,
     Profile,
     namespaced_profiles,
 )
 from kubebench.tasks.schema import Subject, Tier
-
-SIMPLE_GRANTS = (
-    Grant(READ, "pods"),
-    Grant(("get", "list"), "services"),
-    Grant(("get",), "configmaps"),
-    Grant(("list", "watch"), "deployments", "apps"),
-    Grant(READ, "jobs", "batch"),
-    Grant(("get", "list"), "persistentvolumeclaims"),
-    Grant(READ, "endpointslices", "discovery.k8s.io"),
-    Grant(("get", "list"), "serviceaccounts"),
-    Grant(READ, "replicasets", "apps"),
-    Grant(("get", "list", "watch"), "poddisruptionbudgets", "policy"),
-    Grant(("create", "get", "list"), "configmaps"),
-    Grant(("get", "list"), "cronjobs", "batch"),
-)
-
-EXTRA_GRANTS = (
-    Grant(("get",), "pods/log"),
-    Grant(("create",), "pods/exec"),
-    Grant(("get", "update", "patch"), "deployments/scale", "apps"),
-    Grant(("create", "delete"), "jobs", "batch"),
-    Grant(READ, "statefulsets", "apps"),
-    Grant(("get", "list", "watch", "update"), "ingresses", "networking.k8s.io"),
-    Grant(("get", "list"), "events"),
-    Grant(("get", "update", "patch"), "leases", "coordination.k8s.io"),
-    Grant(("update", "patch"), "horizontalpodautoscalers", "autoscaling"),
-)
 
 
 def _role_name(draw: Draw, stem: str) -> str:
@@ -74,7 +47,7 @@ def _role_name(draw: Draw, stem: str) -> str:
 def basic_single_rule(draw: Draw) -> Draft:
     app = draw.app()
     ns = draw.namespace(app)
-    g = draw.pick(SIMPLE_GRANTS)
+    g = draw.pick(ROLE_GRANTS)
     name = _role_name(draw, f"{singular(g.resource)}-access")
     role = role_obj(name, ns, [g.rule()])
     probe = user(draw.probe_user())
@@ -111,8 +84,8 @@ def basic_single_rule(draw: Draw) -> Draft:
 def intermediate_multi_rule(draw: Draw) -> Draft:
     team = draw.team()
     ns = draw.namespace(team)
-    first = draw.pick(SIMPLE_GRANTS)
-    extras = [g for g in draw.sample(EXTRA_GRANTS, 2) if g.resource != first.resource]
+    first = draw.pick(ROLE_GRANTS)
+    extras = [g for g in draw.sample(ROLE_EXTRA_GRANTS, 2) if g.resource != first.resource]
     grants = [first, *extras]
     if draw.chance(0.4) and all(g.resource != "configmaps" for g in grants):
         target = f"{draw.app()}-{draw.pick(('config', 'flags', 'routes'))}"
@@ -335,4 +308,4 @@ SCENARIOS: dict[Tier, list[Callable[[Draw], Draft]]] = {
     ],
 }
 
-__all__ = ["ALL_VERBS", "SCENARIOS", "Forbidden", "profile_task"]
+__all__ = ["SCENARIOS", "Forbidden", "profile_task"]

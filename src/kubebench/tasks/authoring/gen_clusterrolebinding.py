@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
@@ -25,9 +25,10 @@ from kubebench.tasks.drafting import (
     singular,
     user,
 )
-from kubebench.tasks.gen_clusterrole import CLUSTER_GRANTS, _cluster_profile
-from kubebench.tasks.gen_role import _subject_text
-from kubebench.tasks.gen_rolebinding import _builtin_checks
+from kubebench.tasks.authoring.gen_clusterrole import _cluster_profile
+from kubebench.tasks.authoring.gen_role import _subject_text
+from kubebench.tasks.authoring.gen_rolebinding import _builtin_checks
+from kubebench.tasks.authoring.rbac_profiles import CLUSTER_GRANTS
 from kubebench.tasks.schema import Subject, Tier
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from kubebench.tasks.drafting import (
+from kubebench.tasks.authoring.drafting import (
     Draft,
     Draw,
     binding_obj,
@@ -22,7 +22,7 @@ from kubebench.tasks.drafting import (
     service_account,
     service_account_obj,
 )
-from kubebench.tasks.gen_role import profile_task
+from kubebench.tasks.authoring.gen_role import profile_task
 from kubebench.tasks.schema import Tier
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from kubebench.tasks import (
+from kubebench.tasks.authoring import (
     gen_clusterrole,
     gen_clusterrolebinding,
     gen_configmap,
@@ -22,8 +22,8 @@ from kubebench.tasks import (
     gen_secret,
     gen_serviceaccount,
 )
-from kubebench.tasks.drafting import Draft, Draw, to_yaml
-from kubebench.tasks.pools import POOLS
+from kubebench.tasks.authoring.drafting import Draft, Draw, to_yaml
+from kubebench.tasks.authoring.pools import POOLS
 from kubebench.tasks.schema import Kind, Task, Tier
 
 KIND_MODULES: dict[Kind, ModuleType] = {
