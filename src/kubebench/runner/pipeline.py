@@ -4,9 +4,8 @@ joined by bounded queues, each stage with its own concurrency.
 Model failures are graded; infrastructure failures are recorded apart so that `--resume`
 retries them from the stage that failed, reusing whatever finished before it. A grade's
 are retried here first, with backoff (`retry`); a model call's only by its provider
-(`kubebench.retry`: one layer per call). A dead
-cluster is not left to each attempt: the run's `ClusterCircuitBreaker` watches it and
-stops the whole run (see runner/circuit.py).
+(`kubebench.retry`: one layer per call). A dead cluster is not left to each attempt: the
+run's `ClusterCircuitBreaker` watches it and stops the whole run (see runner/circuit.py).
 """
 
 from __future__ import annotations
