@@ -63,7 +63,10 @@ RUNS_DIR = "runs"  # where `kubebench run` writes runs/<run-id>/ (relative to th
 GENERATION_CONCURRENCY = 32  # concurrent complete() calls: fills one local batch
 # (HF_MAX_BATCH_SIZE); remote providers bound their own (openai: OPENAI_CONCURRENCY)
 GRADING_CONCURRENCY = 16  # concurrent grade_answer() calls against the API server
-INFRA_RETRIES = 3  # further tries after an infrastructure error, per stage
+# The runner's one retry (kubebench.retry): a grade that met an infrastructure error is
+# graded again up to INFRA_RETRIES times (at most 4 grades); model calls are retried by
+# their provider only (OPENAI_RETRIES), never again by the runner.
+INFRA_RETRIES = 3  # further grades after an infrastructure error
 INFRA_BACKOFF_S = 0.5  # first retry delay; doubles each time
 INFRA_BACKOFF_MAX_S = 8.0
 STRATIFIED_SEED = 0  # seed of `--stratified N` when --seed is not given
@@ -143,7 +146,8 @@ OPENAI_API_KEY_ENVS = ("KUBEBENCH_OPENAI_API_KEY", "OPENAI_API_KEY")
 OPENAI_CONCURRENCY = 8  # requests in flight per provider
 OPENAI_TIMEOUT_S = 120.0  # per request, streaming included
 OPENAI_CONNECT_TIMEOUT_S = 10.0
-OPENAI_RETRIES = 4  # further tries after a 429, 5xx, timeout or connection error
+OPENAI_RETRIES = 4  # further tries after a 429, 5xx, timeout or connection error:
+# at most OPENAI_RETRIES + 1 requests per complete() call, all layers together
 OPENAI_BACKOFF_S = 1.0  # first retry delay, doubled each time, with jitter
 OPENAI_BACKOFF_MAX_S = 30.0
 OPENAI_RETRY_AFTER_MAX_S = 120.0  # a longer Retry-After is an infrastructure error at once

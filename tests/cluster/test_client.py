@@ -39,6 +39,47 @@ async def test_server_warnings_are_recorded(kube: KubeClient) -> None:
     assert any('unknown field "unexpected"' in w for w in resp.warnings)
 
 
+async def test_a_status_keeps_its_reason_and_every_cause(kube: KubeClient) -> None:
+    bad = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "Not_A_Name", "namespace": "default"},
+        "data": {"bad key!": "x"},
+    }
+    resp = await kube.create(bad, dry_run=True)
+    assert resp.status_code == 422 and resp.reason == "Invalid"
+    assert sorted(c.field for c in resp.causes) == ["data[bad key!]", "metadata.name"]
+    assert all(c.reason == "FieldValueInvalid" and c.message for c in resp.causes)
+
+
+async def test_a_forbidden_read_is_an_infrastructure_error_not_absent(
+    kube: KubeClient, connection: Connection
+) -> None:
+    """A ServiceAccount with no grants may not read ConfigMaps: that says nothing about
+    whether one exists, so `get` and `list` raise instead of answering "absent"."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kc-forbidden"}}
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody"}}
+    assert (await kube.create(ns)).ok
+    try:
+        assert (await kube.create(sa, namespace="kc-forbidden")).ok
+        accounts = await kube.resource("v1", "ServiceAccount")
+        assert accounts is not None
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+        path = accounts.path("kc-forbidden", "nobody", subresource="token")
+        minted = await kube.request("POST", path, body=request)
+        assert minted.ok, minted.message
+        token = (minted.body or {})["status"]["token"]
+        weak = Connection(server=connection.server, ca_file=connection.ca_file, token=token)
+        async with KubeClient(weak) as nobody:
+            with pytest.raises(InfrastructureError, match="Forbidden"):
+                await nobody.get("v1", "ConfigMap", "anything", "kc-forbidden")
+            with pytest.raises(InfrastructureError, match="Forbidden"):
+                await nobody.list("v1", "ConfigMap", "kc-forbidden")
+            assert await kube.get("v1", "ConfigMap", "anything", "kc-forbidden") is None
+    finally:
+        await kube.delete("v1", "Namespace", "kc-forbidden")
+
+
 async def test_dead_api_server_is_an_infrastructure_error(connection: Connection) -> None:
     dead = Connection(
         server=f"https://127.0.0.1:{free_port()}",

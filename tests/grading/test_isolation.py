@@ -10,7 +10,7 @@ import yaml
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
 from kubebench.grading.pipeline import grade_answer, settle_cleanups
-from kubebench.grading.sandbox import forget_server_state
+from kubebench.grading.server_state import forget_server_state
 from kubebench.grading.verdict import Stage
 from tests.grading.builders import clusterrole_task, configmap_task, configmap_yaml
 

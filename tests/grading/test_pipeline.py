@@ -40,6 +40,20 @@ async def test_unknown_field_fails_dry_run_with_the_servers_message(kube: KubeCl
     assert message in verdict.reason and verdict.reason.startswith("document 1 (ConfigMap")
 
 
+async def test_every_invalid_field_is_named_in_the_verdict(kube: KubeClient) -> None:
+    """As kubectl lists every cause of an Invalid Status, the verdict keeps each one."""
+    task = configmap_task("gp-two-invalid")
+    answer = task.reference.replace("name: app-config", "name: Not_A_Name") + ("  bad key!: x\n")
+    verdict = await grade_answer(task, answer, kube)
+    assert verdict.stage == Stage.dry_run and verdict.infrastructure_error is None
+    [doc] = verdict.documents
+    assert doc.reason == "Invalid"
+    fields = sorted(cause.split(": ", 1)[0] for cause in doc.causes)
+    assert fields == ["data[bad key!]", "metadata.name"]
+    for cause in doc.causes:
+        assert cause in verdict.reason
+
+
 async def test_invalid_dns_name_fails_dry_run(kube: KubeClient) -> None:
     task = configmap_task("gp-dns")
     verdict = await grade_answer(task, configmap_yaml("gp-dns", name="App_Config"), kube)

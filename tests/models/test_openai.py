@@ -11,8 +11,9 @@ import pytest
 
 from kubebench.errors import InfrastructureError, UserError
 from kubebench.models.base import ChatMessage, GenerationConfig
-from kubebench.models.openai import OpenAIProvider, backoff_delay, parse_retry_after
+from kubebench.models.openai import OpenAIProvider
 from kubebench.models.registry import create_provider
+from kubebench.retry import RetryPolicy, parse_retry_after
 from tests.models.chat_server import ChatServer, Reply
 
 MESSAGES = [
@@ -88,6 +89,33 @@ async def test_429_waits_as_long_as_retry_after_says(server: ChatServer) -> None
     assert completion.raw["tries"] == 2
     first, second = server.requests
     assert second.arrived - first.arrived >= 1.0
+
+
+async def test_429_waits_until_the_http_date_retry_after_names(server: ChatServer) -> None:
+    import email.utils
+    import time
+
+    # An HTTP date has whole seconds: the retry must not come before the second named.
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    not_before = email.utils.parsedate_to_datetime(when).timestamp()
+    server.replies.extend([Reply(status=429, headers={"Retry-After": when}), Reply(text="ok")])
+    model = provider(server)
+    completion = await model.complete(MESSAGES, GREEDY)
+    answered = time.time()
+    await model.aclose()
+
+    assert completion.text == "ok" and completion.raw["tries"] == 2
+    assert len(server.requests) == 2
+    assert answered >= not_before
+
+
+async def test_persistent_429_is_asked_at_most_retries_plus_one_times(server: ChatServer) -> None:
+    server.replies.extend(Reply(status=429, headers={"Retry-After": "0"}) for _ in range(10))
+    model = provider(server, retries=3)
+    with pytest.raises(InfrastructureError, match=r"HTTP 429.*gave up after 4 tries"):
+        await model.complete(MESSAGES, GREEDY)
+    await model.aclose()
+    assert len(server.requests) == 4
 
 
 async def test_500s_are_retried_with_growing_backoff(server: ChatServer) -> None:
@@ -216,13 +244,17 @@ def test_retry_after_parsing() -> None:
 
 
 def test_backoff_grows_and_stays_within_bounds() -> None:
-    import random
+    from tenacity import RetryCallState
 
-    rng = random.Random(0)
+    jittered = RetryPolicy(backoff_s=0.5, backoff_max_s=4.0, jitter=True).backoff()
+    plain = RetryPolicy(backoff_s=0.5, backoff_max_s=4.0).backoff()
+    state = RetryCallState(None, None, (), {})
     for attempt in range(8):
-        delay = backoff_delay(attempt, 0.5, 4.0, rng)
+        state.attempt_number = attempt + 1  # the tries made so far
         step = min(4.0, 0.5 * 2**attempt)
-        assert step / 2 <= delay <= step
+        delays = [jittered(state) for _ in range(20)]
+        assert all(step / 2 <= delay <= step for delay in delays)
+        assert plain(state) == step
 
 
 def test_api_key_in_model_id_is_refused() -> None:

@@ -123,16 +123,41 @@ class FlakyOracle(OracleProvider):
         return await super().complete(messages, config, task=task)
 
 
-async def test_a_transient_endpoint_failure_is_retried_not_graded(
+async def test_a_model_calls_failure_is_recorded_not_retried_on_top_of_the_provider(
     tmp_path: Path, kube: KubeClient, grade_answer: object
 ) -> None:
+    """The provider is the one layer that retries a model call: the runner asks once,
+    records the infrastructure error apart, and `--resume` asks again."""
     tasks = _tasks("flaky-once", 3)
     provider = FlakyOracle(failures=1)
     store = await _run(tmp_path, tasks, provider, kube, grade_answer)
     records = store.attempts()
-    assert [r.success for r in records] == [True, True, True]
-    assert all(r.retries == 1 and r.infrastructure_error is None for r in records)
+    assert all(r.infrastructure_stage == "generation" and r.retries == 0 for r in records)
+    assert all(provider.calls[t.id] == 1 for t in tasks)
+    store.close()
+
+    store = await _run(tmp_path, tasks, provider, kube, grade_answer)
+    assert [r.success for r in store.attempts()] == [True, True, True]
     assert all(provider.calls[t.id] == 2 for t in tasks)
+
+
+async def test_an_endpoint_that_keeps_failing_gets_retries_plus_one_requests_in_all(
+    tmp_path: Path, kube: KubeClient, grade_answer: object
+) -> None:
+    from kubebench.models.openai import OpenAIProvider
+    from tests.models.chat_server import ChatServer, Reply
+
+    async with ChatServer() as server:
+        server.replies.extend(Reply(status=503) for _ in range(20))
+        provider = OpenAIProvider(
+            "m", base_url=server.base_url, retries=2, backoff_s=0.01, backoff_max_s=0.02
+        )
+        store = await _run(tmp_path, _tasks("endpoint-down", 1), provider, kube, grade_answer)
+        await provider.aclose()
+    (record,) = store.attempts()
+    assert record.infrastructure_stage == "generation"
+    assert "gave up after 3 tries" in (record.infrastructure_error or "")
+    assert len(server.requests) == 3  # not 3 × (FAST_RETRY.retries + 1)
 
 
 async def test_persistent_infrastructure_errors_are_recorded_apart_then_resumed(
@@ -147,7 +172,7 @@ async def test_persistent_infrastructure_errors_are_recorded_apart_then_resumed(
     assert summary.overall.infrastructure_errors == 3
     assert summary.overall.graded == 0  # not counted as model failures
     assert all(r.infrastructure_stage == "generation" for r in store.attempts())
-    assert all(down.calls[t.id] == FAST_RETRY.retries + 1 for t in tasks)
+    assert all(down.calls[t.id] == 1 for t in tasks)  # the provider's to retry
     store.close()
 
     store = await _run(tmp_path, tasks, OracleProvider(), kube, grade_answer)

@@ -34,7 +34,8 @@ _WARNING_RE = re.compile(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"')
 
 @dataclass(frozen=True)
 class ResourceInfo:
-    """What discovery says about one kind: its REST plural and whether it is namespaced."""
+    """What discovery says about one kind: its REST plural and whether it is namespaced.
+    Every request path KubeClient and the grader send is built by `path()`."""
 
     group: str
     version: str
@@ -47,15 +48,38 @@ class ResourceInfo:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        """The REST path of the collection, or of one object when `name` is given."""
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str = ""
+    ) -> str:
+        """The REST path of the collection (in `namespace`, or across every namespace
+        when it is None), or of one object when `name` is given (and of its
+        `subresource`, e.g. `finalize`)."""
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced:
-            if not namespace:
-                raise ValueError(f"{self.kind} is namespaced: a namespace is required")
+        if self.namespaced and namespace:
             base += f"/namespaces/{namespace}"
+        elif self.namespaced and name:
+            raise ValueError(f"{self.kind} is namespaced: a namespace is required")
         base += f"/{self.plural}"
-        return f"{base}/{name}" if name else base
+        if not name:
+            return base
+        return f"{base}/{name}/{subresource}" if subresource else f"{base}/{name}"
+
+
+# Kinds the harness itself reads and writes, known without discovery.
+NAMESPACES = ResourceInfo("", "v1", "Namespace", "namespaces", False)
+LEASES = ResourceInfo("coordination.k8s.io", "v1", "Lease", "leases", True)
+
+
+@dataclass(frozen=True)
+class StatusCause:
+    """One entry of a Status's `details.causes`: which field, and what is wrong with it."""
+
+    field: str
+    reason: str
+    message: str
+
+    def describe(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 @dataclass
@@ -79,7 +103,26 @@ class ApiResponse:
 
     @property
     def reason(self) -> str:
+        """The Status's machine-readable reason (`Invalid`, `AlreadyExists`, ...)."""
         return str((self.body or {}).get("reason") or "") if not self.ok else ""
+
+    @property
+    def causes(self) -> list[StatusCause]:
+        """Every entry of the Status's `details.causes` (one per invalid field), as
+        kubectl lists them."""
+        if self.ok or not self.body:
+            return []
+        details = self.body.get("details")
+        raw = details.get("causes") if isinstance(details, dict) else None
+        return [
+            StatusCause(
+                field=str(c.get("field") or ""),
+                reason=str(c.get("reason") or ""),
+                message=str(c.get("message") or ""),
+            )
+            for c in raw or []
+            if isinstance(c, dict)
+        ]
 
 
 @dataclass(frozen=True)
@@ -106,6 +149,18 @@ def unknown_kind_response(api_version: str, kind: str) -> ApiResponse:
     """The failure kubectl reports when discovery has no such kind, as an ApiResponse."""
     message = f'no matches for kind "{kind}" in version "{api_version}"'
     return ApiResponse(404, {"kind": "Status", "reason": "NotFound", "message": message})
+
+
+def refused(resp: ApiResponse, what: str) -> InfrastructureError:
+    """The InfrastructureError for a request the harness needed and the server refused,
+    with the server's reason and message (a 403 names the missing permission)."""
+    reason = resp.reason or f"HTTP {resp.status_code}"
+    hint = (
+        "the credentials lack a permission the grader needs (see the message)"
+        if resp.status_code == 403
+        else None
+    )
+    return InfrastructureError(f"{what}: {reason}: {resp.message}", hint=hint)
 
 
 def _verdict_on_object(message: str) -> bool:
@@ -341,12 +396,19 @@ class KubeClient:
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict[str, Any] | None:
-        """The object, or None when it does not exist (or the kind is not served)."""
+        """The object, or None when it does not exist (or the kind is not served).
+        Any other refusal (a 403 above all) raises InfrastructureError: it says nothing
+        about whether the object exists."""
         info = await self.resource(api_version, kind)
         if info is None:
             return None
         resp = await self.request("GET", info.path(namespace, name))
-        return resp.body if resp.ok else None
+        if resp.status_code == 404:
+            return None
+        if not resp.ok:
+            where = f"{namespace}/{name}" if namespace else name
+            raise refused(resp, f"cannot read {kind} {where}")
+        return resp.body
 
     async def list(
         self, api_version: str, kind: str, namespace: str | None = None
@@ -355,17 +417,10 @@ class KubeClient:
         info = await self.resource(api_version, kind)
         if info is None:
             return []
-        path = (
-            info.path(namespace)
-            if (info.namespaced and namespace)
-            else (
-                f"/apis/{info.group}/{info.version}/{info.plural}"
-                if info.group
-                else f"/api/{info.version}/{info.plural}"
-            )
-        )
-        resp = await self.request("GET", path)
-        return list((resp.body or {}).get("items", [])) if resp.ok else []
+        resp = await self.request("GET", info.path(namespace if info.namespaced else None))
+        if not resp.ok:
+            raise refused(resp, f"cannot list {info.plural}")
+        return list((resp.body or {}).get("items", []))
 
     async def delete(
         self,
@@ -425,7 +480,7 @@ class KubeClient:
             "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=body
         )
         if not resp.ok:
-            raise InfrastructureError(f"SubjectAccessReview failed: {resp.message}")
+            raise refused(resp, "SubjectAccessReview failed")
         status = (resp.body or {}).get("status", {})
         return AccessReviewResult(
             allowed=bool(status.get("allowed")),
@@ -461,7 +516,7 @@ class KubeClient:
             headers=headers,
         )
         if not resp.ok:
-            raise InfrastructureError(f"SelfSubjectRulesReview failed: {resp.message}")
+            raise refused(resp, "SelfSubjectRulesReview failed")
         status = (resp.body or {}).get("status", {})
         return RulesReviewResult(
             resource_rules=list(status.get("resourceRules") or []),

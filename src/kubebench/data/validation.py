@@ -26,6 +26,7 @@ from kubebench.cluster.client import KubeClient, ResourceInfo
 from kubebench.data.counters import bucket
 from kubebench.errors import InfrastructureError
 from kubebench.grading.scope import group_of
+from kubebench.retry import RetryPolicy, with_retries
 
 # Groups Kubernetes once served and has dropped entirely.
 REMOVED_GROUPS = frozenset(("extensions",))
@@ -131,14 +132,12 @@ async def dry_run_object(
         "fieldManager": defaults.FIELD_MANAGER,
     }
     path = info.path(namespace if info.namespaced else None)
-    for attempt in range(defaults.INFRA_RETRIES + 1):
-        try:
-            resp = await kube.request("POST", path, params=params, body=body)
-            break
-        except InfrastructureError as exc:
-            if attempt == defaults.INFRA_RETRIES:
-                return DryRunResult(False, f"InfrastructureError: {bucket(str(exc))}", str(exc))
-            await asyncio.sleep(defaults.INFRA_BACKOFF_S * 2**attempt)
+    resp, error, _ = await with_retries(
+        lambda: kube.request("POST", path, params=params, body=body), RetryPolicy()
+    )
+    if resp is None:
+        error = error or "no answer"
+        return DryRunResult(False, f"InfrastructureError: {bucket(error)}", error)
     deprecated = next((w for w in resp.warnings if "deprecated" in w.lower()), "")
     if resp.ok or resp.reason == "AlreadyExists":
         return DryRunResult(True, deprecated=deprecated, warnings=resp.warnings)

@@ -12,7 +12,7 @@ The Lease is renewed while held. A holder counts as gone when it released the Le
 when it ran on this host and its process is gone (a SIGKILLed `kubebench grade`), or when
 its Lease has not changed for its whole duration (a hung or remote holder). The next
 holder after another process drops everything it knew and sweeps every object an attempt
-labelled (see `kubebench.grading.sandbox`): leftovers of a crash, generateName ones
+labelled (see `kubebench.grading.teardown`): leftovers of a crash, generateName ones
 included. After its own release, a process that finds the Lease untouched keeps what it
 knew.
 """
@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubebench import defaults
-from kubebench.cluster.client import ApiResponse, KubeClient
+from kubebench.cluster.client import LEASES, ApiResponse, KubeClient
 from kubebench.cluster.processes import process_start_time
 from kubebench.errors import InfrastructureError, UserError
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kubebench-grader"
-_PATH = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases/{LEASE_NAME}"
-_COLLECTION = _PATH.rpartition("/")[0]
+_PATH = LEASES.path(LEASE_NAMESPACE, LEASE_NAME)
+_COLLECTION = LEASES.path(LEASE_NAMESPACE)
 
 # Every GraderLease alive in this process, by token: a holder with this process's PID
 # whose token is not here (or whose event loop has closed) is gone.

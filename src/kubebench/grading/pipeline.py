@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubebench import defaults
-from kubebench.cluster.client import KubeClient, ResourceInfo, unknown_kind_response
+from kubebench.cluster.client import KubeClient, ResourceInfo
 from kubebench.errors import InfrastructureError
 from kubebench.grading.expectations import evaluate_expectations
 from kubebench.grading.extract import extract_yaml
@@ -31,23 +31,14 @@ from kubebench.grading.parse import (
     decode_answer,
     parse_documents,
 )
-from kubebench.grading.sandbox import (
-    AttemptPlan,
-    ObjectId,
-    Sandbox,
-    controller_kinds,
-    object_id,
-    server_state,
-    sweep_resources,
-)
+from kubebench.grading.plan import PlannedObject, plan_attempt
+from kubebench.grading.sandbox import Sandbox, WriteResult, settle_cleanups
 from kubebench.grading.scope import check_scope, target_namespace
+from kubebench.grading.teardown import controller_kinds, sweep_resources
 from kubebench.grading.verdict import DocumentResult, ExpectationResult, Stage, Verdict
-from kubebench.tasks.schema import ObjectExpectation, Task
+from kubebench.tasks.schema import Task
 
-_TERMINATING = "because it is being terminated"
-
-# Cleanups that outlived a cancelled attempt; kept referenced until they finish.
-_BACKGROUND: set[asyncio.Task[Any]] = set()
+__all__ = ["grade_answer", "plan_attempt", "settle_cleanups"]
 
 
 @dataclass
@@ -68,43 +59,6 @@ class _Clock:
         return self.timings
 
 
-def _reference_ids(task: Task, resources: Mapping[tuple[str, str], ResourceInfo]) -> list[ObjectId]:
-    try:
-        docs = parse_documents(extract_yaml(task.reference).blocks)
-    except AnswerParseError:
-        return []  # a broken reference is the task's self-validation's business
-    return [oid for doc in docs if (oid := object_id(doc.obj, resources)) is not None]
-
-
-def plan_attempt(
-    task: Task,
-    documents: list[ParsedDocument],
-    resources: Mapping[tuple[str, str], ResourceInfo],
-) -> AttemptPlan:
-    """Every name the attempt may touch: the task's and the answer's."""
-    plan = AttemptPlan(namespaces=set(task.namespaces))
-    for obj in [*task.setup, *(doc.obj for doc in documents)]:
-        plan.kinds.add((str(obj.get("apiVersion")), str(obj.get("kind"))))
-    for obj in task.setup:
-        if (oid := object_id(obj, resources)) is not None:
-            plan.add(oid)
-    for exp in task.expectations:
-        if isinstance(exp, ObjectExpectation):
-            ref = exp.ref
-            stub = {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": {"name": ref.name}}
-            if ref.namespace:
-                stub["metadata"]["namespace"] = ref.namespace
-            if (oid := object_id(stub, resources)) is not None:
-                plan.add(oid)
-    for oid in _reference_ids(task, resources):
-        plan.add(oid)
-    for doc in documents:
-        if (oid := object_id(doc.obj, resources)) is not None:
-            plan.add(oid)
-            plan.answer_writes.add(oid)
-    return plan
-
-
 def _document_result(
     doc: ParsedDocument, resources: Mapping[tuple[str, str], ResourceInfo]
 ) -> DocumentResult:
@@ -117,112 +71,77 @@ def _document_result(
     )
 
 
+def _server_said(result: DocumentResult) -> str:
+    """The server's message, with every cause it lists that the message leaves out."""
+    missing = [cause for cause in result.causes if cause not in result.message]
+    return "; ".join([result.message, *missing]) if missing else result.message
+
+
 class _Attempt:
-    """The cluster half of one grade: setup, dry-run, apply, expectations."""
+    """The cluster half of one grade, inside the sandbox: setup, dry-run, apply,
+    expectations."""
 
     def __init__(
         self,
         task: Task,
-        kube: KubeClient,
-        sandbox: Sandbox,
+        box: Sandbox,
         documents: list[ParsedDocument],
         results: list[DocumentResult],
-        resources: Mapping[tuple[str, str], ResourceInfo],
     ) -> None:
         self.task = task
-        self.kube = kube
-        self.sandbox = sandbox
+        self.box = box
         self.documents = documents
         self.results = results
-        self.resources = resources
         self.stage = Stage.dry_run  # where an infrastructure error would be reported
 
-    async def _write(self, obj: Mapping[str, Any], *, dry_run: bool) -> tuple[bool, str, list]:
-        """Server-side apply (dry-run or real) of one object: (ok, message, warnings)."""
-        api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
-        if (api_version, kind) not in self.resources:
-            return False, unknown_kind_response(api_version, kind).message, []
-        deadline = time.monotonic() + defaults.NAMESPACE_CACHE_LAG_S
-        sent = self.sandbox.labelled(obj)
-        while True:
-            try:
-                resp = await self.kube.apply(sent, dry_run=dry_run)
-            except (InfrastructureError, asyncio.CancelledError):
-                # The server may have written the object even though no answer came back
-                # (a cancelled attempt, too): cleanup must then look for it by name.
-                if not dry_run:
-                    self.sandbox.uncertain = True
-                raise
-            # Right after the previous attempt removed this namespace, admission's cache
-            # may still show the old one terminating; no namespace of a running attempt
-            # is ever deleted, so this refusal is never the answer's doing.
-            lagging = resp.status_code == 403 and _TERMINATING in resp.message
-            if not lagging or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(defaults.POLL_INTERVAL_S)
-        if resp.ok and not dry_run:
-            oid = object_id(resp.body or obj, self.resources)
-            if oid is not None:
-                stale = (
-                    resp.status_code == 200  # updated, not created (201)
-                    and oid.state_key in self.sandbox.owned
-                    and oid not in self.sandbox.written
-                )
-                self.sandbox.track(oid, obj)
-                if stale:
-                    # Someone wrote it since this process listed the cluster: its content
-                    # is unknown, so the namespace controller must sweep it on cleanup.
-                    self.sandbox.uncertain, self.sandbox.sweep = True, None
-                    raise InfrastructureError(
-                        f"{oid.describe()} already existed although the baseline found it "
-                        "absent: another writer on this cluster? It is removed; retry"
-                    )
-        return resp.ok, "" if resp.ok else resp.message, resp.warnings
+    def _planned(self, doc: ParsedDocument) -> PlannedObject:
+        return self.box.plan.answer[doc.index]
+
+    def _record(self, doc: ParsedDocument, said: WriteResult) -> None:
+        result = self.results[doc.index]
+        result.message, result.reason, result.causes = said.message, said.reason, said.causes
 
     async def setup(self) -> None:
         """Create the task's setup objects (namespaces first); a failure is the task's,
         reported as an infrastructure error, never as the model's."""
-        namespaces = [o for o in self.task.setup if o.get("kind") == "Namespace"]
-        others = [o for o in self.task.setup if o.get("kind") != "Namespace"]
+        todo = [p for p in self.box.plan.setup if not (p.oid and self.box.is_foreign(p.oid))]
+        # e.g. `default` is foreign: it exists and is not ours to change.
+        namespaces = [p for p in todo if p.obj.get("kind") == "Namespace"]
+        others = [p for p in todo if p.obj.get("kind") != "Namespace"]
         for batch in (namespaces, others):
-            todo = []
-            for obj in batch:
-                oid = object_id(obj, self.resources)
-                if oid is not None and self.sandbox.is_foreign(oid):
-                    continue  # e.g. `default`: it exists and is not ours to change
-                todo.append(obj)
-            outcomes = await asyncio.gather(*(self._write(o, dry_run=False) for o in todo))
-            for obj, (ok, message, _) in zip(todo, outcomes, strict=True):
-                if not ok:
-                    oid = object_id(obj, self.resources)
-                    what = oid.describe() if oid else str(obj.get("kind"))
+            outcomes = await asyncio.gather(*(self.box.write(p, dry_run=False) for p in batch))
+            for planned, said in zip(batch, outcomes, strict=True):
+                if not said.ok:
                     raise InfrastructureError(
-                        f"task {self.task.id} setup failed on {what}: {message}",
+                        f"task {self.task.id} setup failed on {planned.describe()}: {said.message}",
                         hint="the task's setup is invalid on this cluster",
                     )
 
     async def _dry_run(self, docs: list[ParsedDocument]) -> None:
-        outcomes = await asyncio.gather(*(self._write(d.obj, dry_run=True) for d in docs))
-        for doc, (ok, message, warnings) in zip(docs, outcomes, strict=True):
+        outcomes = await asyncio.gather(
+            *(self.box.write(self._planned(d), dry_run=True) for d in docs)
+        )
+        for doc, said in zip(docs, outcomes, strict=True):
             result = self.results[doc.index]
-            result.dry_run_ok, result.message, result.warnings = ok, message, warnings
+            result.dry_run_ok, result.warnings = said.ok, said.warnings
+            self._record(doc, said)
 
     async def _apply(self, docs: list[ParsedDocument]) -> None:
         # The same object written twice is applied in answer order; others at once.
         groups: dict[tuple[str, ...], list[ParsedDocument]] = defaultdict(list)
         for doc in docs:
-            oid = object_id(doc.obj, self.resources)
+            oid = self._planned(doc).oid
             key = (oid.state_key,) if oid else (f"#{doc.index}",)
             groups[key].append(doc)
 
         async def apply_in_order(group: list[ParsedDocument]) -> None:
             for doc in group:
-                ok, message, warnings = await self._write(doc.obj, dry_run=False)
+                said = await self.box.write(self._planned(doc), dry_run=False)
                 result = self.results[doc.index]
-                result.applied = ok
-                if not ok:
-                    result.message = message
-                result.warnings = sorted(set(result.warnings) | set(warnings))
+                result.applied = said.ok
+                if not said.ok:
+                    self._record(doc, said)
+                result.warnings = sorted(set(result.warnings) | set(said.warnings))
 
         await asyncio.gather(*(apply_in_order(g) for g in groups.values()))
 
@@ -231,11 +150,18 @@ class _Attempt:
             result = self.results[doc.index]
             if not getattr(result, flag):
                 verb = "failed server-side dry-run" if flag == "dry_run_ok" else "failed to apply"
-                return f"{doc.describe()} {verb}: {result.message}"
+                return f"{doc.describe()} {verb}: {_server_said(result)}"
         return ""
 
     async def run(self, clock: _Clock) -> tuple[Stage, str, bool, list[ExpectationResult]]:
         """(stage, reason, runtime_valid, expectation results)."""
+        if self.box.foreign_writes:
+            names = ", ".join(oid.describe() for oid in self.box.foreign_writes)
+            reason = (
+                f"the answer would overwrite {names}, which existed before KubeBench and "
+                "is not the task's to change"
+            )
+            return Stage.scope, reason, False, []
         await self.setup()
         clock.lap("setup")
         # Namespaces of the answer must exist before its namespaced objects can be
@@ -262,64 +188,19 @@ class _Attempt:
         self.stage = Stage.expectations
         expectations = await evaluate_expectations(
             self.task,
-            self.kube,
+            self.box.kube,
             deadline_s=defaults.EXPECTATION_DEADLINE_S,
             answer=[d.obj for d in self.documents],
         )
         clock.lap("expectations")
         failed = [r for r in expectations if not r.passed]
         if failed:
-            first = failed[0]
+            first_failed = failed[0]
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-            reason = f"expectation {first.index + 1} failed: {first.description}"
-            reason += f": {first.reason}{more}" if first.reason else more
+            reason = f"expectation {first_failed.index + 1} failed: {first_failed.description}"
+            reason += f": {first_failed.reason}{more}" if first_failed.reason else more
             return Stage.expectations, reason, True, expectations
         return Stage.passed, "", True, expectations
-
-
-class _Cleanup:
-    """One attempt's cleanup as a task of its own: cancelling the attempt never stops it.
-    `issued` is set once the attempt's objects are deleted (namespaces torn down); the
-    task then waits for any deletion still pending before it gives the name locks back."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.issued = asyncio.Event()
-        self.issue_error: str | None = None
-
-    async def run(self) -> str | None:
-        pending: list[ObjectId] = []
-        error: str | None = "cleanup was interrupted"
-        try:
-            pending = await self.sandbox.start_cleanup()
-            error = None
-        except InfrastructureError as exc:
-            error = exc.one_line()
-        finally:
-            self.issue_error = error
-            self.issued.set()
-            error = await self.sandbox.finish_cleanup(pending, error)
-            if error:
-                self.sandbox.state.cleanup_errors.append(error)
-        return error
-
-    def start(self) -> asyncio.Task[str | None]:
-        task = asyncio.ensure_future(self.run())
-        _BACKGROUND.add(task)
-        task.add_done_callback(_BACKGROUND.discard)
-        return task
-
-
-async def settle_cleanups(kube: KubeClient) -> list[str]:
-    """Wait until every cleanup on this event loop has finished (their objects are gone
-    and their locks free); return the errors they met since the last call. Call it
-    before closing `kube` or reading the cluster after grading."""
-    loop = asyncio.get_running_loop()
-    while mine := [t for t in _BACKGROUND if t.get_loop() is loop]:
-        await asyncio.gather(*mine, return_exceptions=True)
-    errors = server_state(kube).cleanup_errors
-    out, errors[:] = list(errors), []
-    return out
 
 
 async def grade_answer(
@@ -380,46 +261,34 @@ async def grade_answer(
     sandbox = Sandbox(
         kube,
         plan_attempt(task, documents, resources),
+        resources,
         sweep_resources(content_kinds, resources, controller_kinds(kube)),
+        wait_for_cleanup=wait_for_cleanup,
+        lap=clock.lap,
     )
-    attempt = _Attempt(task, kube, sandbox, documents, results, resources)
     stage, reason, runtime_valid = Stage.dry_run, "", False
     expectations: list[ExpectationResult] = []
     infrastructure_error: str | None = None
-    cleanup_error: str | None = None
     try:
-        try:
-            await sandbox.acquire()  # the grader Lease, then the names
-            clock.lap("lock_wait")
-            foreign = await sandbox.prepare()
-            clock.lap("baseline")
-            if foreign:
-                names = ", ".join(oid.describe() for oid in foreign)
-                stage = Stage.scope
-                reason = (
-                    f"the answer would overwrite {names}, which existed before KubeBench and "
-                    "is not the task's to change"
-                )
-            else:
+        # Entering holds the grader Lease and the names and cleans the baseline;
+        # leaving starts the cleanup (see kubebench.grading.sandbox).
+        async with sandbox as box:
+            attempt = _Attempt(task, box, documents, results)
+            try:
                 stage, reason, runtime_valid, expectations = await attempt.run(clock)
-            if not sandbox.lease_intact():
-                raise InfrastructureError(
-                    "another KubeBench process took the grader Lease over during the "
-                    "attempt (this one stalled past its renewal?): not graded; retry"
-                )
-        except InfrastructureError as exc:
-            infrastructure_error = exc.one_line()
-            stage, reason = attempt.stage, infrastructure_error
-            clock.lap(stage.value)
-    finally:
-        cleanup = _Cleanup(sandbox)
-        cleanup_task = cleanup.start()
-        if wait_for_cleanup:
-            cleanup_error = await asyncio.shield(cleanup_task)
-        else:
-            await asyncio.shield(cleanup.issued.wait())
-            cleanup_error = cleanup.issue_error
-        clock.lap("cleanup")
+                if not box.lease_intact():
+                    raise InfrastructureError(
+                        "another KubeBench process took the grader Lease over during the "
+                        "attempt (this one stalled past its renewal?): not graded; retry"
+                    )
+            except InfrastructureError as exc:
+                infrastructure_error = exc.one_line()
+                stage = attempt.stage
+                clock.lap(stage.value)
+    except InfrastructureError as exc:  # holding the Lease, or the baseline
+        infrastructure_error = exc.one_line()
+    if infrastructure_error is not None:
+        reason = infrastructure_error
     return verdict(
         stage,
         reason,
@@ -429,5 +298,5 @@ async def grade_answer(
         expectations=expectations,
         prose=prose,
         infrastructure_error=infrastructure_error,
-        cleanup_error=cleanup_error,
+        cleanup_error=sandbox.cleanup_error,
     )

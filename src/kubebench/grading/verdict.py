@@ -31,6 +31,8 @@ class DocumentResult(BaseModel):
     dry_run_ok: bool = False
     applied: bool = False
     message: str = ""  # the server's own message on failure
+    reason: str = ""  # its Status reason (Invalid, BadRequest, ...)
+    causes: list[str] = Field(default_factory=list)  # every `field: message` it listed
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -3,11 +3,12 @@
 vLLM, SGLang, Ollama, llama.cpp's server, TGI, LM Studio and hosted APIs all speak
 `POST {base_url}/chat/completions`. This provider talks to it with httpx directly.
 
-How failures are classified (the runner retries and records infrastructure errors apart
-from model failures; a user error stops the run):
+How failures are classified (this provider is the one layer that retries a request, see
+`kubebench.retry`; the runner records infrastructure errors apart from model failures
+without asking again; a user error stops the run):
 - 429, 408, 409, 425, 5xx, timeouts, connection errors, malformed or truncated responses:
   retried with exponential backoff and jitter (`Retry-After` honoured on 429 and 503),
-  then `InfrastructureError`.
+  at most `retries + 1` requests per call, then `InfrastructureError`.
 - 401, 403 (bad or missing key) and 404 (wrong model or base URL): `UserError` at once;
   every other request would fail the same way.
 - Any other 4xx (400, 413, 422: typically a prompt longer than the model's context or a
@@ -22,10 +23,7 @@ Whatever text the model returns, empty included, is a `Completion`.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import math
-import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from kubebench import defaults
 from kubebench.errors import InfrastructureError, UserError
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig
 from kubebench.models.options import ProviderHelp, parse_options, strip_userinfo
+from kubebench.retry import RetryLater, RetryPolicy, call_retrying_later, parse_retry_after
 from kubebench.settings import settings
 from kubebench.tasks.schema import Task
 
@@ -64,45 +63,12 @@ class OpenAIOptions(BaseModel):
     stream_usage: bool = True  # ask for usage in the last streamed chunk
 
 
-class _RetryableFailure(Exception):
-    """One failed try that may succeed when repeated."""
-
-    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after_s = retry_after_s
-
-
 @dataclass
 class _Answer:
     text: str
     finish_reason: str | None
     usage: dict[str, Any] | None
     raw: dict[str, Any] = field(default_factory=dict)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delay-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
-    """Exponential backoff with equal jitter: half the step fixed, half random."""
-    step = min(max_s, base_s * (2**attempt))
-    return step / 2 + rng.uniform(0, step / 2)
 
 
 def _error_message(body: bytes) -> str:
@@ -186,7 +152,13 @@ class OpenAIProvider:
         self._api_key = self.options.api_key or (env_key.get_secret_value() if env_key else None)
         self._semaphore = asyncio.Semaphore(self.options.concurrency)
         self._client: httpx.AsyncClient | None = None
-        self._rng = random.Random()
+        self.retry = RetryPolicy(
+            retries=self.options.retries,
+            backoff_s=self.options.backoff_s,
+            backoff_max_s=self.options.backoff_max_s,
+            jitter=True,
+            retry_after_max_s=self.options.retry_after_max_s,
+        )
 
     def describe(self) -> dict[str, object]:
         return {
@@ -240,49 +212,30 @@ class OpenAIProvider:
         *,
         task: Task | None = None,
     ) -> Completion:
-        """Ask the endpoint, retrying transient failures; see the module doc."""
+        """Ask the endpoint, retrying transient failures (at most `retries + 1` requests);
+        see the module doc."""
         body = self.request_body(messages, config)
         called = time.monotonic()
-        async with self._semaphore:
-            tries = self.options.retries + 1
-            for attempt in range(tries):
-                started = time.monotonic()
-                try:
-                    answer = await self._ask_once(body)
-                except _RetryableFailure as failure:
-                    wait = self._wait_before_retry(failure, attempt, tries)
-                    await asyncio.sleep(wait)
-                    continue
-                finished = time.monotonic()
-                usage = answer.usage or {}
-                return Completion(
-                    text=answer.text,
-                    prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
-                    completion_tokens=_int_or_none(usage.get("completion_tokens")),
-                    latency_s=finished - started,
-                    finish_reason=answer.finish_reason,
-                    raw={**answer.raw, "tries": attempt + 1, "wall_s": finished - called},
-                )
-        raise AssertionError("unreachable: the last try raises or returns")
+        started = called
 
-    def _wait_before_retry(self, failure: _RetryableFailure, attempt: int, tries: int) -> float:
-        """Seconds to wait before the next try, or the InfrastructureError when done."""
-        where = f"{self.model_id} at {self.base_url}"
-        if attempt + 1 >= tries:
-            raise InfrastructureError(
-                f"{where}: {failure.reason} (gave up after {tries} tries)",
-                hint="check that the server is up and not overloaded; raise retries= or "
-                "timeout_s= if it is slow",
-            )
-        if failure.retry_after_s is not None:
-            if failure.retry_after_s > self.options.retry_after_max_s:
-                raise InfrastructureError(
-                    f"{where}: {failure.reason}; the server asks to wait "
-                    f"{failure.retry_after_s:.0f}s, more than retry_after_max_s="
-                    f"{self.options.retry_after_max_s:g}",
-                )
-            return failure.retry_after_s
-        return backoff_delay(attempt, self.options.backoff_s, self.options.backoff_max_s, self._rng)
+        async def ask() -> _Answer:
+            nonlocal started
+            started = time.monotonic()
+            return await self._ask_once(body)
+
+        async with self._semaphore:
+            where = f"{self.model_id} at {self.base_url}"
+            answer, tries = await call_retrying_later(ask, self.retry, where)
+        finished = time.monotonic()
+        usage = answer.usage or {}
+        return Completion(
+            text=answer.text,
+            prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+            completion_tokens=_int_or_none(usage.get("completion_tokens")),
+            latency_s=finished - started,
+            finish_reason=answer.finish_reason,
+            raw={**answer.raw, "tries": tries, "wall_s": finished - called},
+        )
 
     async def _ask_once(self, body: dict[str, Any]) -> _Answer:
         url = f"{self._url}/chat/completions"
@@ -294,9 +247,9 @@ class OpenAIProvider:
                 self._check_status(response.status_code, response.headers, response.content)
                 return _parse_answer(response.content)
         except (TimeoutError, httpx.TimeoutException):
-            raise _RetryableFailure(f"no answer within {self.options.timeout_s:g}s") from None
+            raise RetryLater(f"no answer within {self.options.timeout_s:g}s") from None
         except httpx.TransportError as exc:
-            raise _RetryableFailure(f"connection failed ({type(exc).__name__}: {exc})") from None
+            raise RetryLater(f"connection failed ({type(exc).__name__}: {exc})") from None
 
     async def _ask_streaming(self, url: str, body: dict[str, Any]) -> _Answer:
         request = self._http().stream("POST", url, content=encode_body(body), headers=_JSON)
@@ -317,7 +270,7 @@ class OpenAIProvider:
                 if status in RETRY_AFTER_STATUS
                 else None
             )
-            raise _RetryableFailure(reason, retry_after)
+            raise RetryLater(reason, retry_after)
         where = f"{self.model_id} at {self.base_url}"
         if status in (401, 403):
             names = " or ".join(defaults.OPENAI_API_KEY_ENVS)
@@ -357,9 +310,7 @@ def _parse_answer(content: bytes) -> _Answer:
         choice = data["choices"][0]
         message = choice.get("message") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise _RetryableFailure(
-            f"malformed response: {_error_message(content) or 'empty body'}"
-        ) from None
+        raise RetryLater(f"malformed response: {_error_message(content) or 'empty body'}") from None
     raw = {k: data[k] for k in ("id", "model", "system_fingerprint") if k in data}
     if reasoning := message.get("reasoning_content"):
         raw["reasoning_content"] = reasoning
@@ -386,12 +337,12 @@ async def _read_stream(response: httpx.Response) -> _Answer:
         try:
             chunk = json.loads(payload)
         except ValueError:
-            raise _RetryableFailure(f"malformed stream chunk: {payload[:100]!r}") from None
+            raise RetryLater(f"malformed stream chunk: {payload[:100]!r}") from None
         if not isinstance(chunk, dict):
-            raise _RetryableFailure(f"malformed stream chunk: {payload[:100]!r}")
+            raise RetryLater(f"malformed stream chunk: {payload[:100]!r}")
         if "error" in chunk:
             message = _error_message(json.dumps(chunk).encode())
-            raise _RetryableFailure(f"error in stream: {message}")
+            raise RetryLater(f"error in stream: {message}")
         raw["chunks"] += 1
         for key in ("id", "model", "system_fingerprint"):
             if key in chunk:
@@ -409,7 +360,7 @@ async def _read_stream(response: httpx.Response) -> _Answer:
         # llama-cpp-python's server, for one, ends a stream it interrupts for a newer
         # request with a bare [DONE]: what arrived is not the model's whole answer.
         ending = "with [DONE]" if done else "without [DONE]"
-        raise _RetryableFailure(
+        raise RetryLater(
             f"the stream ended {ending} but without a finish_reason, after "
             f"{raw['chunks']} chunks: cut short by the server"
         )

@@ -23,6 +23,7 @@ from typing import Any
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
 from kubebench.grading.verdict import Verdict
+from kubebench.retry import RetryPolicy, with_retries
 from kubebench.scoring.text_metrics import TEXT_METRICS, score_text
 from kubebench.tasks.schema import Task
 
@@ -141,14 +142,12 @@ async def grade_labelled(
 
     async def one(item: LabelledAnswer) -> Verdict:
         async with semaphore:
-            verdict = await grade_answer(item.task, item.answer, kube)
-            for attempt in range(defaults.INFRA_RETRIES):
-                if verdict.infrastructure_error is None:
-                    break
-                await asyncio.sleep(
-                    min(defaults.INFRA_BACKOFF_S * 2**attempt, defaults.INFRA_BACKOFF_MAX_S)
-                )
-                verdict = await grade_answer(item.task, item.answer, kube)
+            verdict, _, _ = await with_retries(
+                lambda: grade_answer(item.task, item.answer, kube),
+                RetryPolicy(),
+                lambda v: v.infrastructure_error,
+            )
+            assert verdict is not None  # grade_answer returns its infrastructure errors
         on_done()
         return verdict
 

@@ -1,11 +1,11 @@
 """The attempt pipeline: generation → grading → (judging) → store, as asyncio stages
 joined by bounded queues, each stage with its own concurrency.
 
-Model failures are graded; infrastructure failures (a provider's or the API server's)
-are retried with backoff and, when they persist, recorded apart so that `--resume`
-retries them from the stage that failed, reusing whatever finished before it. A dead
-cluster is not left to each attempt: the run's `ClusterCircuitBreaker` watches it and
-stops the whole run (see runner/circuit.py).
+Model failures are graded; infrastructure failures are recorded apart so that `--resume`
+retries them from the stage that failed, reusing whatever finished before it. A grade's
+are retried here first, with backoff (`retry`); a model call's only by its provider
+(`kubebench.retry`: one layer per call). A dead cluster is not left to each attempt: the
+run's `ClusterCircuitBreaker` watches it and stops the whole run (see runner/circuit.py).
 """
 
 from __future__ import annotations
@@ -14,34 +14,23 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
-from kubebench.errors import InfrastructureError
 from kubebench.grading.verdict import Verdict
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig, ModelProvider
+from kubebench.retry import RetryPolicy, with_retries
 from kubebench.runner.cache import ResponseCache, cache_key, is_cacheable
 from kubebench.runner.circuit import ClusterCircuitBreaker
 from kubebench.runner.records import AttemptRecord, InfrastructureStage, attempt_key, utc_now
 from kubebench.tasks.schema import Task
 
-T = TypeVar("T")
+# Model calls are retried by their provider (kubebench.retry), never again here.
+_ONCE = RetryPolicy(retries=0)
 
 GradeFn = Callable[[Task, str, KubeClient], Awaitable[Verdict]]
 MessagesFn = Callable[[Task], list[ChatMessage]]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently an infrastructure failure is retried, per stage."""
-
-    retries: int = defaults.INFRA_RETRIES
-    backoff_s: float = defaults.INFRA_BACKOFF_S
-    backoff_max_s: float = defaults.INFRA_BACKOFF_MAX_S
-
-    def delay(self, attempt: int) -> float:
-        return min(self.backoff_s * (2**attempt), self.backoff_max_s)
 
 
 @dataclass(frozen=True)
@@ -92,33 +81,6 @@ def _first_leaf(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]
     return error
-
-
-async def with_retries(
-    call: Callable[[], Awaitable[T]],
-    policy: RetryPolicy,
-    failure: Callable[[T], str | None] = lambda _: None,
-    before_retry: Callable[[], Awaitable[None]] | None = None,
-) -> tuple[T | None, str | None, int]:
-    """Run `call`, retrying InfrastructureError (or a result `failure` flags) with
-    exponential backoff, after `before_retry` (the circuit breaker's wait for a healthy
-    cluster). Returns (last result, error or None, retries used)."""
-    result: T | None = None
-    error: str | None = None
-    for attempt in range(policy.retries + 1):
-        if attempt:
-            if before_retry is not None:
-                await before_retry()
-            await asyncio.sleep(policy.delay(attempt - 1))  # backoff, not a poll
-        try:
-            result = await call()
-        except InfrastructureError as exc:
-            result, error = None, exc.one_line()
-            continue
-        error = failure(result)
-        if error is None:
-            return result, None, attempt
-    return result, error, policy.retries
 
 
 class AttemptPipeline:
@@ -289,7 +251,7 @@ class AttemptPipeline:
             async def call() -> Completion:
                 return await self.provider.complete(messages, config, task=task)
 
-            completion, error, used = await with_retries(call, self.retry)
+            completion, error, used = await with_retries(call, _ONCE)
             record.retries += used
             if completion is None:
                 self._fail(record, "generation", error or "generation failed")
@@ -334,7 +296,7 @@ class AttemptPipeline:
         async def call() -> Any:
             return await judge.judge(judge.provider, task, record.answer, verdict)
 
-        judgement, error, used = await with_retries(call, self.retry)
+        judgement, error, used = await with_retries(call, _ONCE)
         record.retries += used
         record.judge_id = judge.provider.model_id
         record.timings["judge_s"] = time.monotonic() - started
