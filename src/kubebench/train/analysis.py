@@ -201,9 +201,12 @@ def find_lr_too_high(
 
 
 def analyze_rows(
-    rows: list[dict[str, Any]], *, checkpoints: dict[int, Path] | None = None,
-    thresholds: Thresholds | None = None, run_dir: str = "",
-) -> Analysis:  # fmt: skip
+    rows: list[dict[str, Any]],
+    *,
+    checkpoints: dict[int, Path] | None = None,
+    thresholds: Thresholds | None = None,
+    run_dir: str = "",
+) -> Analysis:
     th = thresholds or Thresholds()
     series = collect_series(rows)
     train, evals = series["loss"], series["eval_loss"]

@@ -48,7 +48,7 @@ def resolve_base_model(model_id: str) -> BaseModelSource:
         if not (folder / "config.json").is_file():
             raise UserError(
                 f"base model {model_id}: no transformers model folder at {folder}",
-                hint="pass hf:FOLDER written by save_pretrained(), or embedded:smollm2-135m-instruct",
+                hint="pass hf:FOLDER (from save_pretrained) or embedded:smollm2-135m-instruct",
             )
         return BaseModelSource(model_id, str(folder.resolve()))
     raise UserError(

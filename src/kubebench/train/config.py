@@ -115,7 +115,9 @@ def load_config(
         raise UserError(f"{path} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path} must hold a mapping of settings")
-    return config_from_dict(apply_overrides(data, list(overrides or [])), base_dir or Path(path).parent)
+    return config_from_dict(
+        apply_overrides(data, list(overrides or [])), base_dir or Path(path).parent
+    )
 
 
 def config_from_dict(data: dict[str, Any], base_dir: Path) -> TrainConfig:

@@ -93,7 +93,9 @@ def load_chat_splits(
 ) -> ChatSplits:
     """Both splits of `folder`, as prompt-completion examples, and the card's hash."""
     if not folder.is_dir():
-        raise UserError(f"no dataset folder at {folder}", hint="build one with kubebench data build")
+        raise UserError(
+            f"no dataset folder at {folder}", hint="build one with kubebench data build"
+        )
     paths = {split: folder / name for split, name in SPLIT_FILES.items()}
     for split, path in paths.items():
         if not path.is_file():

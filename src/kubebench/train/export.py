@@ -65,3 +65,68 @@ def export_final(
         dtype = training_dtype(config.device if config.device != "auto" else "cpu")
         written.append(merge_adapter(source, run.adapter, run.merged, dtype=dtype))
     return written
+
+
+def pick_checkpoint(run: RunDir, which: str) -> tuple[int, Path]:
+    """`best` (lowest validation loss), `last`, or a step number."""
+    steps = run.checkpoint_steps()
+    if not steps:
+        raise UserError(f"{run.root} has no saved checkpoint")
+    if which == "last":
+        step = max(steps)
+    elif which == "best":
+        from kubebench.train.analysis import analyze_run
+
+        best = analyze_run(run.root).best_checkpoint
+        if best is None:
+            raise UserError(
+                f"{run.root}: no validation loss at a saved checkpoint", hint="--checkpoint last"
+            )
+        step = int(Path(best).name.rpartition("-")[2])
+    elif which.isdigit() and int(which) in steps:
+        step = int(which)
+    else:
+        raise UserError(
+            f"--checkpoint {which!r}: use best, last or one of {', '.join(map(str, steps))}"
+        )
+    return step, steps[step]
+
+
+def export_checkpoint(
+    run_dir: Path, which: str = "best", out: Path | None = None, *, merged: bool = True
+) -> dict[str, Path]:
+    """A checkpoint's adapter (and merged model) as standalone folders with the card."""
+    from kubebench.train.base_model import resolve_base_model
+    from kubebench.train.config import load_config
+
+    run = RunDir(run_dir)
+    record = run.read_record()
+    config = load_config(run.config)
+    step, folder = pick_checkpoint(run, which)
+    target = out or run.root / f"export-{step}"
+    written: dict[str, Path] = {}
+    if config.method == "full":
+        state = (
+            "optimizer.pt",
+            "scheduler.pt",
+            "rng_state*",
+            "training_args.bin",
+            "trainer_state.json",
+        )
+        ignore = shutil.ignore_patterns(*state)
+        shutil.copytree(folder, target / "merged", dirs_exist_ok=True, ignore=ignore)
+        written["merged"] = target / "merged"
+    else:
+        source = resolve_base_model(config.base_model)
+        written["adapter"] = copy_adapter(folder, target / "adapter")
+        if merged:
+            written["merged"] = merge_adapter(
+                source, written["adapter"], target / "merged", dtype=record.get("dtype", "float32")
+            )
+    from kubebench.train.model_card import render_model_card
+
+    card = render_model_card(run, record)
+    card = card.replace("## Data", f"Exported from checkpoint-{step}.\n\n## Data", 1)
+    for path in written.values():
+        (path / "README.md").write_text(card, encoding="utf-8")
+    return written

@@ -36,8 +36,15 @@ from kubebench.train.dataset import ChatSplits, load_chat_splits
 from kubebench.train.run_dir import RunDir, truncate_metrics
 
 TRAIN_PACKAGES = (
-    "torch", "transformers", "trl", "peft", "accelerate", "datasets", "bitsandbytes", "gguf",
-)  # fmt: skip
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "datasets",
+    "bitsandbytes",
+    "gguf",
+)
 LOSS_MASK_MECHANISM = (
     "conversational prompt-completion + completion_only_loss: the prompt's tokens "
     "(system and user turns and the assistant header) get label -100"
@@ -404,4 +411,3 @@ def train(
         peak_cuda_mib=segment["peak_cuda_mib"],
         exported=exported,
     )
-

@@ -64,10 +64,22 @@ def render_model_card(run: RunDir, record: dict[str, Any]) -> str:
     hw = record.get("hardware", {})
     exported = record.get("exported", {})
     mask = record.get("loss_mask", {})
-    hyper = {k: config[k] for k in (
-        "method", "max_length", "epochs", "max_steps", "learning_rate", "lr_scheduler",
-        "warmup", "batch_size", "grad_accumulation", "seed", "eval_steps",
-    )}  # fmt: skip
+    hyper = {
+        k: config[k]
+        for k in (
+            "method",
+            "max_length",
+            "epochs",
+            "max_steps",
+            "learning_rate",
+            "lr_scheduler",
+            "warmup",
+            "batch_size",
+            "grad_accumulation",
+            "seed",
+            "eval_steps",
+        )
+    }
     if config["method"] != "full":
         hyper["lora"] = config["lora"]
     lines = [
@@ -85,9 +97,9 @@ def render_model_card(run: RunDir, record: dict[str, Any]) -> str:
         "",
     ]
     if "model_id_adapter" in exported:
-        lines.append(f"- adapter: `kubebench run --model \"{exported['model_id_adapter']}\"`")
+        lines.append(f'- adapter: `kubebench run --model "{exported["model_id_adapter"]}"`')
     if "model_id_merged" in exported:
-        lines.append(f"- merged: `kubebench run --model \"{exported['model_id_merged']}\"`")
+        lines.append(f'- merged: `kubebench run --model "{exported["model_id_merged"]}"`')
     lines += [
         "",
         "## Data",

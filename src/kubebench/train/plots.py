@@ -32,13 +32,25 @@ def plot_analysis(analysis: Analysis, out_dir: Path) -> list[Path]:
     if steps:
         ax_loss.plot(steps, values, color=ORANGE, marker="o", markersize=3, label="validation loss")
     if analysis.best_eval_step is not None:
-        ax_loss.axvline(analysis.best_eval_step, color=GREEN, linestyle="--", linewidth=1,
-                        label=f"best validation (step {analysis.best_eval_step})")  # fmt: skip
+        ax_loss.axvline(
+            analysis.best_eval_step,
+            color=GREEN,
+            linestyle="--",
+            linewidth=1,
+            label=f"best validation (step {analysis.best_eval_step})",
+        )
     for finding in analysis.findings:
         if finding.step is not None:
             ax_loss.axvline(finding.step, color=VERMILION, linestyle=":", linewidth=1)
-            ax_loss.annotate(finding.kind, (finding.step, 1.0), xycoords=("data", "axes fraction"),
-                             color=VERMILION, fontsize=8, rotation=90, va="top")  # fmt: skip
+            ax_loss.annotate(
+                finding.kind,
+                (finding.step, 1.0),
+                xycoords=("data", "axes fraction"),
+                color=VERMILION,
+                fontsize=8,
+                rotation=90,
+                va="top",
+            )
     ax_loss.set_ylabel("loss")
     ax_loss.legend(loc="upper right", fontsize=8)
     ax_loss.grid(alpha=0.3)
@@ -51,8 +63,14 @@ def plot_analysis(analysis: Analysis, out_dir: Path) -> list[Path]:
     ax_grad.set_ylabel("gradient norm")
     ax_grad.set_xlabel("optimizer step")
     ax_grad.grid(alpha=0.3)
-    fig.suptitle("kubebench train: " + ("healthy" if analysis.healthy else ", ".join(
-        sorted({f.kind for f in analysis.findings}))))  # fmt: skip
+    fig.suptitle(
+        "kubebench train: "
+        + (
+            "healthy"
+            if analysis.healthy
+            else ", ".join(sorted({f.kind for f in analysis.findings}))
+        )
+    )
     fig.tight_layout()
     paths = [out_dir / "curves.png", out_dir / "curves.svg"]
     for path in paths:
