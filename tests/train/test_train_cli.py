@@ -57,7 +57,9 @@ def test_train_learns_masks_the_prompt_and_exports_loadable_models(
     assert "trained 40 steps" in output
 
     train_loss, eval_loss = losses(run, "loss"), losses(run, "eval_loss")
-    assert train_loss[-1] < 0.5 * train_loss[0], train_loss
+    # A 64-wide random model keeps its logits flat: the loss falls slowly, argmax fast.
+    assert train_loss[-1] < 0.8 * train_loss[0], train_loss
+    assert losses(run, "mean_token_accuracy")[-1] >= 0.9
     assert eval_loss[-1] < eval_loss[0] and len(eval_loss) == 4
 
     record = run.read_record()
@@ -105,13 +107,13 @@ def test_a_killed_run_resumes_from_its_checkpoint(
     config = write_config(tmp_path, tiny_base, memorise_data, max_steps=12, eval_steps=3)
     run = RunDir(tmp_path / "run")
     child = multiprocessing.get_context("spawn").Process(
-        target=train_then_die, args=(str(config), str(run.root), 7)
+        target=train_then_die, args=(str(config), str(run.root), 9)
     )
     child.start()
     child.join(300)
     assert child.exitcode == -9  # killed, not finished
     assert sorted(run.checkpoint_steps()) == [3, 6]
-    assert max(row["step"] for row in read_metrics(run.metrics)) >= 7  # logged past it
+    assert max(row["step"] for row in read_metrics(run.metrics)) == 8  # logged past it
 
     output = train_cli("--resume", str(run.root))
     assert "resumed from checkpoint-6" in output and "trained 12 steps" in output

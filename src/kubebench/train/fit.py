@@ -177,6 +177,8 @@ def sft_config(config: TrainConfig, run: RunDir, device: str, dtype: str) -> Any
         bf16=dtype == "bfloat16",
         fp16=False,
         use_cpu=device == "cpu",
+        # transformers 5 renamed it; TRL's default (True) sits on the old name.
+        activation_checkpointing=config.gradient_checkpointing,
         gradient_checkpointing=config.gradient_checkpointing,
         max_length=config.max_length,
         packing=False,
