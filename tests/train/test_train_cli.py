@@ -128,6 +128,14 @@ def test_a_killed_run_resumes_from_its_checkpoint(
     assert steps == sorted(set(steps)) and steps[-1] == 12
     assert sorted(run.checkpoint_steps()) == [3, 6, 9, 12]
 
+    exported = train_cli("export", str(run.root), "--checkpoint", "last", "--no-merged")
+    assert f"adapter: {run.root / 'export-12' / 'adapter'}" in exported
+    adapter = run.root / "export-12" / "adapter"
+    assert (adapter / "adapter_model.safetensors").read_bytes() == (
+        run.checkpoint_steps()[12] / "adapter_model.safetensors"
+    ).read_bytes()
+    assert "Exported from checkpoint-12" in (adapter / "README.md").read_text()
+
 
 def test_qlora_on_cpu_is_a_one_line_error_naming_lora(
     tmp_path: Path, tiny_base: Path, memorise_data: Path

@@ -11,6 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from kubebench import defaults
+from kubebench.cli import options
 from kubebench.cli.console import err, out, progress_bar
 from kubebench.errors import UserError
 
@@ -84,11 +85,24 @@ def start(
         None, "--resume", help="Continue a killed run from its last checkpoint."
     ),
     analyze: bool = typer.Option(True, help="Analyse the loss curves when training ends."),
+    eval_tasks: str | None = typer.Option(
+        None,
+        "--eval-tasks",
+        help="After training, grade checkpoints on dev tasks: dev | 'dev:stratified N'.",
+    ),
+    eval_checkpoints: str = typer.Option(
+        "best,last", help="Checkpoints --eval-tasks grades: best, last or steps, comma-separated."
+    ),
+    kubeconfig: Path | None = options.KUBECONFIG,
+    context: str | None = options.CONTEXT,
+    allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
 ) -> None:
     """Fine-tune: `kubebench train CONFIG.yaml [KEY=VALUE ...]`."""
     from kubebench.train.config import load_config
+    from kubebench.train.dev_eval import parse_eval_tasks
     from kubebench.train.fit import train
 
+    dev_tasks = parse_eval_tasks(eval_tasks) if eval_tasks else None  # bad spec: fail first
     if resume is not None:
         from kubebench.train.run_dir import RunDir
 
@@ -126,6 +140,81 @@ def start(
         from kubebench.train.analysis import render_text
 
         out.print(render_text(analysis), highlight=False, soft_wrap=True)
+    if dev_tasks is not None:
+        _dev_eval(
+            result.run_dir.root,
+            dev_tasks,
+            eval_checkpoints,
+            kubeconfig,
+            context,
+            allow_external_writes,
+        )
+
+
+def _dev_eval(
+    run_dir: Path,
+    tasks: Any,
+    checkpoints: str,
+    kubeconfig: Path | None,
+    context: str | None,
+    allow_external_writes: bool,
+) -> None:
+    from kubebench.cluster.session import cluster_connection
+    from kubebench.train.dev_eval import evaluate_checkpoints
+    from kubebench.train.model_card import write_model_card
+    from kubebench.train.run_dir import RunDir
+
+    chosen = [c.strip() for c in checkpoints.split(",") if c.strip()]
+    with (
+        cluster_connection(
+            kubeconfig, context, allow_external_writes=allow_external_writes
+        ) as conn,
+        progress_bar(console=err) as bar,
+    ):
+        rows: dict[str, Any] = {}
+
+        def on_start(label: str, total: int) -> None:
+            rows[label] = bar.add_task(f"dev {label}", total=total)
+
+        def on_record(label: str, record: Any) -> None:
+            bar.update(rows[label], advance=1)
+
+        data = evaluate_checkpoints(
+            run_dir, tasks, conn, checkpoints=chosen, on_start=on_start, on_record=on_record
+        )
+    for row in data["results"]:
+        out.print(
+            f"{row['label']}: dev success {row['success'] * 100:.1f} % of {row['attempts']} "
+            f"(95 % CI {row['ci_low'] * 100:.1f}–{row['ci_high'] * 100:.1f} %)",
+            highlight=False,
+        )
+    out.print(f"best by dev success: {data['best']}", highlight=False)
+    write_model_card(RunDir(run_dir))
+
+
+@train_app.command("eval")
+def eval_command(
+    run_dir: Path = typer.Argument(..., help="A kubebench train run folder."),
+    eval_tasks: str = typer.Option(
+        "dev:stratified 1", "--eval-tasks", help="dev | 'dev:stratified N' (never test)."
+    ),
+    checkpoints: str = typer.Option("best,last", help="best, last or steps, comma-separated."),
+    kubeconfig: Path | None = options.KUBECONFIG,
+    context: str | None = options.CONTEXT,
+    allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
+) -> None:
+    """Grade the base model and chosen checkpoints on dev tasks with the real grader; pick
+    the best checkpoint by dev success (written to RUN_DIR/dev_eval.json)."""
+    from kubebench.train.dev_eval import parse_eval_tasks
+
+    _dev_eval(
+        run_dir,
+        parse_eval_tasks(eval_tasks),
+        checkpoints,
+        kubeconfig,
+        context,
+        allow_external_writes,
+    )
 
 
 @train_app.command("analyze")
