@@ -97,7 +97,12 @@ def start(
     context: str | None = options.CONTEXT,
     allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
 ) -> None:
-    """Fine-tune: `kubebench train CONFIG.yaml [KEY=VALUE ...]`."""
+    """Fine-tune: `kubebench train CONFIG.yaml [KEY=VALUE ...]` (the default command).
+
+    Saves config, versions, git revision and the data card hash in the run folder, a
+    checkpoint every save_steps (resumable with --resume), then the adapter, the merged
+    model, a model card and the loss-curve analysis.
+    """
     from kubebench.train.config import load_config
     from kubebench.train.dev_eval import parse_eval_tasks
     from kubebench.train.fit import train
@@ -203,8 +208,11 @@ def eval_command(
     context: str | None = options.CONTEXT,
     allow_external_writes: bool = options.ALLOW_EXTERNAL_WRITES,
 ) -> None:
-    """Grade the base model and chosen checkpoints on dev tasks with the real grader; pick
-    the best checkpoint by dev success (written to RUN_DIR/dev_eval.json)."""
+    """Grade the base model and checkpoints on dev tasks; pick the best by dev success.
+
+    Runs through the runner and the real grader into RUN_DIR/dev-runs/; the summary goes
+    to RUN_DIR/dev_eval.json. The test split is never used here.
+    """
     from kubebench.train.dev_eval import parse_eval_tasks
 
     _dev_eval(
@@ -227,8 +235,11 @@ def analyze_command(
         defaults.TRAIN_OVERFIT_EVALS, help="Rising validation losses in a row that flag overfit."
     ),
 ) -> None:
-    """Plot train/validation loss, learning rate and gradient norm (PNG + SVG); flag
-    divergence, plateau, overfitting and a too-high learning rate; name the best checkpoint."""
+    """Plot the loss curves, flag problems, name the best checkpoint.
+
+    Training and validation loss, learning rate and gradient norm as PNG and SVG; flags
+    divergence (NaN/inf, spikes), overfitting, plateau and a too-high learning rate.
+    """
     from kubebench.train.analysis import Thresholds, render_text
     from kubebench.train.analysis_output import write_analysis
 
