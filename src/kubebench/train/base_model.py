@@ -130,6 +130,21 @@ def load_base_model(source: BaseModelSource, *, device: str, dtype: str, four_bi
         raise UserError(
             f"cannot load base model {source.model_id}: {' '.join(str(exc).split())[:300]}"
         ) from None
+    if source.gguf_file:
+        detach_gguf_quantizer(model)
     if not four_bit:
         model = model.to(device)
     return model
+
+
+def detach_gguf_quantizer(model: Any) -> None:
+    """transformers dequantizes GGUF weights to plain tensors but keeps a GGUF quantizer on
+    the model, which makes the Trainer refuse to train it and save_pretrained refuse to
+    save it. The weights are ordinary floats: drop the marker."""
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+    for module in model.modules():
+        config = getattr(module, "config", None)
+        if config is not None and getattr(config, "_is_quantized", False):
+            config._is_quantized = False

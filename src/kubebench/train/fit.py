@@ -13,6 +13,7 @@ import os
 import platform
 import resource
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,6 +93,8 @@ def quiet_libraries() -> None:
     import datasets
     from transformers.utils import logging as hf_logging
 
+    # transformers 5 deprecation noise from inside peft/trl, nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*")
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()

@@ -34,20 +34,29 @@ def _loss_lines(run: RunDir) -> list[str]:
     return lines
 
 
-def _benchmark_lines(run: RunDir) -> list[str]:
+def _benchmark_lines(run: RunDir, record: dict[str, Any]) -> list[str]:
     path = run.root / "dev_eval.json"
+    base = record["base_model"]["model_id"]
+    exported = record.get("exported", {})
+    tuned = exported.get("model_id_adapter") or exported.get("model_id_merged") or "TUNED"
     if not path.is_file():
         return [
             "Not measured with this card. Grade base and tuned on the same tasks, then compare:",
             "",
             "```bash",
-            "kubebench run --model BASE --stratified 5 --run-id base",
-            "kubebench run --model TUNED --stratified 5 --run-id tuned",
+            f'kubebench run --model "{base}" --stratified 5 --run-id base',
+            f'kubebench run --model "{tuned}" --stratified 5 --run-id tuned',
             "kubebench compare runs/base runs/tuned   # paired bootstrap CI, exact McNemar",
             "```",
         ]
     data = json.loads(path.read_text(encoding="utf-8"))
-    lines = ["| model | dev tasks | success | 95 % CI |", "|---|---|---|---|"]
+    lines = [
+        f"Dev split ({data.get('stratified') or 'all'} per kind × tier), greedy, graded on a "
+        f"real API server; best by dev success: {data.get('best')}.",
+        "",
+        "| model | dev tasks | success | 95 % CI (Wilson) |",
+        "|---|---|---|---|",
+    ]
     for row in data.get("results", []):
         lines.append(
             f"| {row['label']} | {row['attempts']} | {row['success'] * 100:.1f} % | "
@@ -131,7 +140,7 @@ def render_model_card(run: RunDir, record: dict[str, Any]) -> str:
         "",
         "## Benchmark (base vs tuned)",
         "",
-        *_benchmark_lines(run),
+        *_benchmark_lines(run, record),
         "",
     ]
     return "\n".join(lines)
