@@ -202,3 +202,30 @@ DATA_PROGRESS_INTERVAL_S = 5.0
 # `kubebench bench data`: rows of the synthetic The-Stack-layout Parquet.
 BENCH_DATA_ROWS = 100_000
 BENCH_DATA_ROW_GROUP = 2_000
+
+# -- Fine-tuning (train/) ---------------------------------------------------------------
+# LoRA: rank, scale and dropout after TRL's PEFT guidance; every linear layer adapted.
+TRAIN_METHOD = "lora"
+TRAIN_LORA_R = 16
+TRAIN_LORA_ALPHA = 32
+TRAIN_LORA_DROPOUT = 0.05
+TRAIN_LORA_TARGETS = "all-linear"
+TRAIN_MAX_LENGTH = 1024  # tokens per example; longer ones are cut at the end
+TRAIN_EPOCHS = 1.0
+TRAIN_LEARNING_RATE = 2e-4  # LoRA; full fine-tuning wants ~10x less
+TRAIN_LR_SCHEDULER = "cosine"
+TRAIN_WARMUP = 0.03  # share of the steps (below 1) or a step count
+TRAIN_BATCH_SIZE = 4
+TRAIN_GRAD_ACCUMULATION = 4
+TRAIN_SEED = 0
+TRAIN_EVAL_STEPS = 50
+TRAIN_LOGGING_STEPS = 5
+TRAIN_RUNS_DIR = "train-runs"  # where `kubebench train` writes <run-id>/ (relative to the cwd)
+# Loss-curve analysis: a spike is a logged loss this many standard deviations above the
+# mean of the previous window of logs; overfitting is validation loss rising this many
+# evaluations in a row while training loss falls; a plateau is less than this relative
+# improvement over the second half of training.
+TRAIN_SPIKE_SIGMA = 4.0
+TRAIN_SPIKE_WINDOW = 10
+TRAIN_OVERFIT_EVALS = 3
+TRAIN_PLATEAU_MIN_IMPROVEMENT = 0.01

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "cluster",
     "bench",
     "data",
+    "train",
 )
 
 app = typer.Typer(

@@ -1,0 +1,1 @@
+"""Fine-tuning: TRL SFT with PEFT LoRA/QLoRA, loss-curve analysis, export, model cards."""

@@ -1,0 +1,114 @@
+"""Read a `kubebench data build` folder as conversational prompt-completion examples.
+
+Each `messages` conversation becomes `prompt` (every message before the last assistant
+turn) and `completion` (that turn). TRL then masks the prompt out of the labels
+(`completion_only_loss`), whatever the chat template: this needs no `{% generation %}`
+markers, which SmolLM2's template (and most others) lack, so `assistant_only_loss`
+would fail on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubebench.errors import UserError
+
+SPLIT_FILES = {"train": "train.jsonl", "validation": "validation.jsonl"}
+CARD_FILES = ("DATASET.md", "stats.json", "train.jsonl", "validation.jsonl")
+
+
+@dataclass
+class ChatSplits:
+    train: list[dict[str, Any]]
+    validation: list[dict[str, Any]]
+    card_sha256: str
+    card_summary: str
+
+
+def to_prompt_completion(record: dict[str, Any], where: str) -> dict[str, Any]:
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise UserError(f"{where}: no `messages` list", hint="write it with kubebench data build")
+    for message in messages:
+        if not (
+            isinstance(message, dict)
+            and message.get("role") in ("system", "user", "assistant")
+            and isinstance(message.get("content"), str)
+        ):
+            raise UserError(f"{where}: a message needs a role and a string content")
+    if messages[-1]["role"] != "assistant":
+        raise UserError(f"{where}: the last message must be the assistant's answer")
+    prompt = [{"role": m["role"], "content": m["content"]} for m in messages[:-1]]
+    if not any(m["role"] == "user" for m in prompt):
+        raise UserError(f"{where}: no user message before the answer")
+    return {"prompt": prompt, "completion": [dict(messages[-1])]}
+
+
+def read_split(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    examples = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserError(f"{path}:{number} is not JSON") from None
+            examples.append(to_prompt_completion(record, f"{path}:{number}"))
+            if limit and len(examples) >= limit:
+                break
+    return examples
+
+
+def card_sha256(folder: Path) -> str:
+    """One hash over the dataset's card, stats and both splits (whichever exist)."""
+    digest = hashlib.sha256()
+    for name in CARD_FILES:
+        path = folder / name
+        if path.is_file():
+            digest.update(f"{name}\0".encode())
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def card_summary(folder: Path, train: int, validation: int) -> str:
+    """A line for the model card: examples per split, and the card's title if any."""
+    title = ""
+    card = folder / "DATASET.md"
+    if card.is_file():
+        first = card.read_text(encoding="utf-8").lstrip().splitlines()[:1]
+        title = first[0].lstrip("# ").strip() if first else ""
+    counts = f"{train} training / {validation} validation examples"
+    return f"{title}: {counts}" if title else counts
+
+
+def load_chat_splits(
+    folder: Path, *, max_train: int | None = None, max_eval: int | None = None
+) -> ChatSplits:
+    """Both splits of `folder`, as prompt-completion examples, and the card's hash."""
+    if not folder.is_dir():
+        raise UserError(
+            f"no dataset folder at {folder}", hint="build one with kubebench data build"
+        )
+    paths = {split: folder / name for split, name in SPLIT_FILES.items()}
+    for split, path in paths.items():
+        if not path.is_file():
+            raise UserError(f"{folder} has no {path.name} ({split} split)")
+    train = read_split(paths["train"], max_train)
+    validation = read_split(paths["validation"], max_eval)
+    if not train:
+        raise UserError(f"{paths['train']} holds no examples")
+    if not validation:
+        raise UserError(f"{paths['validation']} holds no examples (needed for eval loss)")
+    return ChatSplits(
+        train=train,
+        validation=validation,
+        card_sha256=card_sha256(folder),
+        card_summary=card_summary(folder, len(train), len(validation)),
+    )
