@@ -84,7 +84,7 @@ def evaluate_checkpoints(
     from kubebench.models.base import GenerationConfig
     from kubebench.report.stats import wilson
     from kubebench.runner.launch import RunRequest, prepare_run, run_sync
-    from kubebench.runner.selection import TaskSelection
+    from kubebench.tasks.selection import TaskSelection
     from kubebench.train.analysis import analyze_run
 
     run = RunDir(run_dir)
