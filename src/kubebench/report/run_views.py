@@ -311,8 +311,8 @@ def render_markdown(data: dict[str, Any], *, max_failures: int = 50) -> str:
     rows.append(["format errors (no YAML / unparsable)", rate_text(data["format_errors"])])
     out.append(_md_table(["measure", "value"], rows))
     h = data["heatmap"]
-    cells = {(c["kind"], c["tier"]): f"{pct(c['rate'])} ({c['k']}/{c['n']})" for c in h["cells"]}
-    out += ["", "## Success by kind × tier", ""]
+    cells = {(c["kind"], c["tier"]): rate_text(c) for c in h["cells"]}
+    out += ["", "## Success by kind × tier (95 % Wilson intervals)", ""]
     out.append(
         _md_table(
             ["kind", *h["tiers"]],
