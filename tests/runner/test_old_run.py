@@ -72,3 +72,46 @@ def test_run_resume_continues_a_run_written_before_scores(
     assert (data["overall"]["graded"], data["missing"]) == (4, 0)
     judges = {j["judge_id"]: j for j in data["judges"]}
     assert judges["fixture:judge-a"]["scored"] == 3  # the new attempt was not judged
+
+
+async def test_an_old_judge_failure_resumes_without_grading_again(tmp_path: Path) -> None:
+    """A record an older run left at stage "judge" keeps its verdict: only the judge runs."""
+    from kubebench.models.base import ChatMessage, GenerationConfig
+    from kubebench.models.doubles import OracleProvider
+    from kubebench.runner.launch import plan_attempts
+    from kubebench.runner.pipeline import AttemptPipeline
+    from kubebench.scoring.grader import ClusterGrader
+    from kubebench.scoring.judge import JudgeScorer
+    from tests.judge.doubles import ScriptedJudge
+    from tests.runner.records_factory import make_meta, make_record, make_task
+
+    task = make_task("old-judge")
+    with RunStore.create(tmp_path / "r", make_meta([task.id])) as store:
+        old = make_record(task.id, judgement=None)
+        old.infrastructure_error, old.infrastructure_stage = "judge endpoint 503", "judge"
+        store.append_attempt(old)
+    graded: list[str] = []
+
+    async def grade(task, answer, kube):  # type: ignore[no-untyped-def]
+        graded.append(task.id)
+        raise AssertionError("graded again")
+
+    reply = json.dumps({"scores": JUDGE_A, "rationale": "ok"})
+    store = RunStore.open(tmp_path / "r")
+    retry = store.pending_retries()
+    planned = plan_attempts([task.id], {task.id: task}, 1, retry_from=retry, scored=store.scores())
+    pipeline = AttemptPipeline(
+        provider=OracleProvider(),
+        generation=GenerationConfig(),
+        messages_for=lambda t: [ChatMessage(role="user", content=t.prompt)],
+        scorers=[ClusterGrader(grade), JudgeScorer(ScriptedJudge(reply, model_id="j:x"))],  # type: ignore[arg-type]
+        kube=None,  # type: ignore[arg-type]
+        store_append=store.append_attempt,
+        store_score=store.append_score,
+    )
+    await pipeline.run(planned)
+    [rec] = store.attempts()
+    assert graded == [] and rec.infrastructure_error is None and rec.success
+    judged = store.scores()[rec.attempt_key]["judge:j:x@1"]
+    assert judged.value == JUDGE_A and judged.metadata["overall_score"] == _overall(JUDGE_A)
+    store.close()

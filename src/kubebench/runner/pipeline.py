@@ -29,7 +29,7 @@ from kubebench.runner.cache import ResponseCache, cache_key, is_cacheable
 from kubebench.runner.circuit import ClusterCircuitBreaker
 from kubebench.runner.records import AttemptRecord, InfrastructureStage, attempt_key, utc_now
 from kubebench.scoring.base import Score, Scorer, ScoreRecord, ScoringContext, score_key
-from kubebench.scoring.grader import ClusterGrader, GradeFn
+from kubebench.scoring.grader import ClusterGrader, GradeFn, verdict_score
 from kubebench.tasks.schema import Task
 
 T = TypeVar("T")
@@ -279,10 +279,13 @@ class AttemptPipeline:
             )
             record.latency_s, record.retries = prev.latency_s, prev.retries
             record.timings = {k: v for k, v in prev.timings.items() if k != "total_s"}
-            flight.context.scores = {s.name: s for s in planned.scored.values()}
-            if any(s.scored for s in planned.scored.values() if s.name == "grader"):
-                # The grader finished before the failure: its verdict is kept, as is.
+            if prev.verdict is not None and not prev.verdict.infrastructure_error:
+                # Grading finished before the failure: its verdict (the grader's score)
+                # is kept as it is, never graded again.
                 record.verdict = flight.context.verdict = prev.verdict
+                grade = verdict_score(prev.verdict)
+                planned.scored.setdefault(grade.key, grade)
+            flight.context.scores = {s.name: s for s in planned.scored.values()}
             return flight
         started = time.monotonic()
         messages = self.messages_for(task)
