@@ -134,8 +134,10 @@ def score(
     scores come from `kubebench run`. Scorers are registered by name: built-ins and the
     entry points of the group `kubebench.scorers` (see docs/runner.md).
     """
+    from kubebench.runner.store import RunStore
     from kubebench.scoring.registry import create_scorer
 
+    RunStore.open(run_dir).close()  # a folder that is not a run fails before any scorer loads
     if not scorer:
         raise UserError("give at least one --scorer", hint=f"known scorers: {_scorer_names()}")
     keys = []

@@ -19,6 +19,7 @@ from kubebench.runner.passk import mean_pass_at_k
 from kubebench.runner.store import AttemptRecord, RunMeta
 from kubebench.scoring.base import Score
 from kubebench.scoring.judge import is_judge_score
+from kubebench.scoring.summary import mean_or_none
 from kubebench.tasks.schema import Kind, Task, Tier
 
 REPORT_SCHEMA_VERSION = 1
@@ -155,10 +156,6 @@ def _rates(records: list[AttemptRecord]) -> dict[str, Any]:
     }
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def _quantile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -178,13 +175,13 @@ def _costs(records: list[AttemptRecord]) -> dict[str, Any]:
     return {
         "attempts": len(records),
         "tasks": len({r.task_id for r in records}),
-        "prompt_tokens_per_attempt": _mean([float(v) for v in prompt]),
-        "completion_tokens_per_attempt": _mean([float(v) for v in completion]),
+        "prompt_tokens_per_attempt": mean_or_none([float(v) for v in prompt]),
+        "completion_tokens_per_attempt": mean_or_none([float(v) for v in completion]),
         "tokens_per_task": sum(tokens) / tasks if tokens else None,
-        "latency_s_mean": _mean(latency),
+        "latency_s_mean": mean_or_none(latency),
         "latency_s_p50": _quantile(sorted(latency), 0.5),
         "latency_s_p95": _quantile(sorted(latency), 0.95),
-        "seconds_per_attempt": _mean(seconds),
+        "seconds_per_attempt": mean_or_none(seconds),
         "seconds_per_task": sum(seconds) / tasks if seconds else None,
         "cached": sum(r.cached for r in records),
     }
@@ -244,7 +241,7 @@ def _judges(
                 "unscored": judge.unscored,
                 "criteria": criteria,
                 "criterion_means": judge.component_means,
-                "overall_score_mean": _mean(overall),
+                "overall_score_mean": mean_or_none(overall),
                 "overall_score_histogram": {
                     "edges": [i / 10 for i in range(11)],
                     "counts": bins,
@@ -311,10 +308,10 @@ def _text_metrics(
                 "name": m.name,
                 "version": m.version,
                 "summary": m.summary,
-                "mean": _mean(list(values.values())),
-                "mean_passing": _mean(passing),
-                "mean_failing": _mean(failing),
-                "by_kind": {kind: _mean(v) for kind, v in kinds.items()},
+                "mean": mean_or_none(list(values.values())),
+                "mean_passing": mean_or_none(passing),
+                "mean_failing": mean_or_none(failing),
+                "by_kind": {kind: mean_or_none(v) for kind, v in kinds.items()},
             }
         )
     return {"scored_attempts": len(per_attempt), "note": note, "metrics": metrics}, per_attempt

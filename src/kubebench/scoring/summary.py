@@ -106,11 +106,12 @@ def summarize_scores(scores: Iterable[Score]) -> list[ScoreSummary]:
         if (number := _number(meta.get("overall_score"))) is not None:
             overall[score.key].append(number)
     for key, summary in by_key.items():
-        summary.mean = _mean(values[key])
+        summary.mean = mean_or_none(values[key])
         summary.component_means = {p: sum(v) / len(v) for p, v in components[key].items()}
-        summary.mean_overall_score = _mean(overall[key])
+        summary.mean_overall_score = mean_or_none(overall[key])
     return list(by_key.values())
 
 
-def _mean(values: list[float]) -> float | None:
+def mean_or_none(values: list[float]) -> float | None:
+    """The mean, or None for no values."""
     return sum(values) / len(values) if values else None
