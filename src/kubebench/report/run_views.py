@@ -179,7 +179,7 @@ def render_html(data: dict[str, Any]) -> str:
             f"score {num(j['overall_score_mean'], 3)}</p>"
         )
     html["judge"] = (
-        "".join(judge_parts) or '<p class="note">not judged (no --judge, no judgements.jsonl)</p>'
+        "".join(judge_parts) or '<p class="note">not judged (no --judge, no kubebench judge)</p>'
     )
 
     c = data["costs"]
