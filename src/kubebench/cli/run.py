@@ -104,10 +104,22 @@ def run(
     from kubebench.runner.launch import prepare_resume, prepare_run
 
     plan = PlanOptions(
-        *(model, split, tuple(kind or ()), tuple(tier or ()), tuple(task or ())),
-        *(limit, stratified, samples, temperature, top_p, seed, max_tokens, shots, judge),
-        tuple(scorer or ()),
-        run_id,
+        model=model,
+        split=split,
+        kinds=tuple(kind or ()),
+        tiers=tuple(tier or ()),
+        task_ids=tuple(task or ()),
+        limit=limit,
+        stratified=stratified,
+        samples=samples,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        max_tokens=max_tokens,
+        shots=shots,
+        judge=judge,
+        scorers=tuple(scorer or ()),
+        run_id=run_id,
     )
     if resume is not None:
         refuse_plan_on_resume(plan)
@@ -136,7 +148,12 @@ def run(
             raise typer.Exit(3)
         return
     cluster = ClusterOptions(
-        kubeconfig, context, allow_external_writes, concurrency, grading_concurrency, not no_cache
+        kubeconfig=kubeconfig,
+        context=context,
+        allow_external_writes=allow_external_writes,
+        concurrency=concurrency,
+        grading_concurrency=grading_concurrency,
+        use_cache=not no_cache,
     )
     if cluster.starts_a_cluster():
         err.print(
@@ -144,7 +161,10 @@ def run(
             "(`kubebench cluster up --detach` keeps one between runs)"
         )
     try:
-        with progress_bar(TextColumn("{task.fields[pass_rate]}")) as bar:
+        with (
+            cluster.connect() as conn,
+            progress_bar(TextColumn("{task.fields[pass_rate]}")) as bar,
+        ):
             bar_task = bar.add_task(
                 "attempts", total=prepared.total, completed=tally.done, pass_rate=tally.pass_text()
             )
@@ -153,7 +173,7 @@ def run(
                 tally.add(rec)
                 bar.update(bar_task, advance=1, pass_rate=tally.pass_text())
 
-            store = execute_benchmark(prepared, cluster, on_record)
+            store = execute_benchmark(prepared, conn, cluster, on_record)
     except KeyboardInterrupt:
         if (prepared.run_dir / "run.json").exists():
             err.print(

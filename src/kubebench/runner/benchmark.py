@@ -7,11 +7,13 @@ here and in kubebench.runner.launch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kubebench import defaults
+from kubebench.cluster.kubeconfig import Connection
 from kubebench.errors import UserError
 from kubebench.models.base import GenerationConfig
 from kubebench.runner.launch import PreparedRun, RunRequest, run_sync
@@ -163,27 +165,33 @@ class ClusterOptions:
         named = self.kubeconfig is not None or self.context is not None
         return not named and running_connection() is None
 
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A writable connection to the cluster (one started for the run, if need be)."""
+        from kubebench.cluster.session import cluster_connection
+
+        with cluster_connection(
+            self.kubeconfig, self.context, allow_external_writes=self.allow_external_writes
+        ) as conn:
+            yield conn
+
 
 def execute_benchmark(
     prepared: PreparedRun,
+    conn: Connection,
     options: ClusterOptions,
     on_record: Callable[[AttemptRecord], None] = lambda _: None,
 ) -> RunStore:
-    """Run the prepared attempts on the cluster `options` name (or one started for the
-    run); the store comes back open."""
-    from kubebench.cluster.session import cluster_connection
-
-    with cluster_connection(
-        options.kubeconfig, options.context, allow_external_writes=options.allow_external_writes
-    ) as conn:
-        return run_sync(
-            prepared,
-            conn,
-            concurrency=Concurrency(
-                generation=options.concurrency,
-                grading=options.grading_concurrency,
-                judging=options.concurrency,
-            ),
-            use_cache=options.use_cache,
-            on_record=on_record,
-        )
+    """Run the prepared attempts on the cluster at `conn` (from `options.connect()`);
+    the store comes back open."""
+    return run_sync(
+        prepared,
+        conn,
+        concurrency=Concurrency(
+            generation=options.concurrency,
+            grading=options.grading_concurrency,
+            judging=options.concurrency,
+        ),
+        use_cache=options.use_cache,
+        on_record=on_record,
+    )
