@@ -127,6 +127,7 @@ def provenance(meta: RunMeta) -> dict[str, Any]:
         "planned_tasks": len(meta.task_ids),
         "task_set_hash": meta.task_set_hash,
         "judge_id": meta.judge_id,
+        "scorers": meta.scorer_specs,
         "kubebench_version": meta.kubebench_version,
         "kubernetes_version": meta.kubernetes_version,
         "git_revision": meta.git_revision,

@@ -48,6 +48,7 @@ def _provenance_pairs(p: dict[str, Any]) -> list[tuple[str, Any]]:
         ("filters", ", ".join(f"{k}={v}" for k, v in p["filters"].items()) or "none"),
         ("task-set hash", p["task_set_hash"] or "—"),
         ("judge", p["judge_id"] or "none"),
+        ("scorers", ", ".join(p.get("scorers") or []) or "—"),
         ("KubeBench", p["kubebench_version"] or "—"),
         ("Kubernetes", p["kubernetes_version"] or "—"),
         ("git revision", p["git_revision"] or "—"),
