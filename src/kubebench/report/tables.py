@@ -1,7 +1,7 @@
 """A run summary as rich tables: kind × tier success grid, rates, pass@k, judge means.
 
 Every rate comes with its 95 % Wilson interval (a cell of 34 attempts is uncertain by
-up to ±17 points): `50.0 % (1/2) [9–91]`.
+up to ±17 points): `66.7 % (2/3) [21–94]`.
 """
 
 from __future__ import annotations
