@@ -170,7 +170,8 @@ async def test_a_grading_infrastructure_error_keeps_the_answer_on_resume(
 
     first = FlakyOracle(failures=0)
     store = await _run(tmp_path, tasks, first, kube, grader_down)
-    assert all(r.infrastructure_stage == "grading" for r in store.attempts())
+    assert all(r.infrastructure_stage == "scoring" for r in store.attempts())
+    assert all(r.infrastructure_scorer == "grader" for r in store.attempts())
     assert all(calls[t.id] == FAST_RETRY.retries + 1 for t in tasks)
     store.close()
 
