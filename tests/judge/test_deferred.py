@@ -1,4 +1,5 @@
-"""Deferred judging of a stored run: resumable, one judgement per judge, others kept."""
+"""Deferred judging of a stored run (the judge as a scorer of `score_run`): resumable,
+one judgement per judge, others kept."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import json
 from pathlib import Path
 
 from kubebench.grading.verdict import Verdict
-from kubebench.judge.deferred import judge_run, judgements_by_attempt
 from kubebench.judge.schema import Judgement
-from kubebench.judge.summary import summarize_judgements
 from kubebench.runner.records import AttemptRecord, RunMeta
 from kubebench.runner.store import RunStore
+from kubebench.scoring.deferred import DeferredScoring, score_run
+from kubebench.scoring.judge import JudgeScorer, judge_score_name, judgements_by_attempt
+from kubebench.scoring.summary import summarize_scores
 from kubebench.tasks.schema import Task
 from tests.judge.doubles import ROLE_TASK, WILDCARD_ANSWER, ScriptedJudge, endpoint_down
 
@@ -51,6 +53,20 @@ def task_for(task_id: str) -> Task:
     return ROLE_TASK
 
 
+async def judge_run(
+    store: RunStore, judge: ScriptedJudge, task_for: object, *, concurrency: int = 4, **kw: int
+) -> DeferredScoring:
+    scorer = JudgeScorer(judge, **kw)  # type: ignore[arg-type]
+    return await score_run(store, scorer, task_for, concurrency=concurrency)  # type: ignore[arg-type]
+
+
+def judge_summary(store: RunStore, judge_id: str):  # type: ignore[no-untyped-def]
+    current = store.scores()
+    key = f"{judge_score_name(judge_id)}@1"
+    [summary] = summarize_scores(by_key[key] for by_key in current.values() if key in by_key)
+    return summary
+
+
 async def test_judging_is_resumable_and_keeps_other_judges(
     tmp_path: Path, failing_verdict: Verdict
 ) -> None:
@@ -59,27 +75,27 @@ async def test_judging_is_resumable_and_keeps_other_judges(
     # First judge: one endpoint failure (nothing written for it), two judged.
     first = ScriptedJudge(reply(2), endpoint_down(), reply(2), model_id="a:judge")
     result = await judge_run(store, first, task_for, concurrency=1)
-    assert (len(result.judged), len(result.failures), result.not_graded) == (2, 1, 1)
+    assert (len(result.scored), len(result.failures), result.not_graded) == (2, 1, 1)
     assert len(store.judgements("a:judge")) == 2
 
     # Again with the same judge: only the failed attempt is judged.
     again = ScriptedJudge(reply(3), model_id="a:judge")
     result = await judge_run(store, again, task_for)
-    assert (len(result.judged), result.already_judged, len(again.calls)) == (1, 2, 1)
+    assert (len(result.scored), result.already_scored, len(again.calls)) == (1, 2, 1)
     assert len(store.judgements("a:judge")) == 3
 
     # A second judge judges everything and the first judge's records stay.
     other = ScriptedJudge(reply(4), model_id="b:judge")
     result = await judge_run(store, other, task_for)
-    assert len(result.judged) == 3
+    assert len(result.scored) == 3
     reopened = RunStore.open(tmp_path / "run")
     assert len(reopened.judgements("a:judge")) == 3
     assert len(reopened.judgements("b:judge")) == 3
     assert len(reopened.judgements()) == 6
 
-    summary = summarize_judgements(rec.judgement for rec in reopened.judgements("a:judge"))
+    summary = judge_summary(reopened, "a:judge")
     assert summary.scored == 3
-    assert summary.means["intent"] == (2 + 2 + 3) / 3
+    assert summary.component_means["intent"] == (2 + 2 + 3) / 3
 
 
 async def test_unscored_judgements_are_written_and_counted_apart(
@@ -88,12 +104,12 @@ async def test_unscored_judgements_are_written_and_counted_apart(
     store = make_run(tmp_path / "run", failing_verdict)
     judge = ScriptedJudge("no json here", model_id="c:judge")
     result = await judge_run(store, judge, task_for, max_reasks=1)
-    assert len(result.judged) == 3
+    assert len(result.scored) == 3
     assert len(judge.calls) == 6  # one ask and one re-ask per attempt
-    summary = summarize_judgements(rec.judgement for rec in store.judgements("c:judge"))
-    assert (summary.scored, summary.unscored, summary.means) == (0, 3, {})
+    summary = judge_summary(store, "c:judge")
+    assert (summary.scored, summary.unscored, summary.component_means) == (0, 3, {})
     # Unscored attempts count as judged: resuming asks nothing more.
-    assert not (await judge_run(store, judge, task_for)).judged
+    assert not (await judge_run(store, judge, task_for)).scored
 
 
 async def test_judgements_made_during_the_run_count_as_judged(
@@ -116,8 +132,8 @@ async def test_judgements_made_during_the_run_count_as_judged(
         )
     judge = ScriptedJudge(reply(2), model_id="a:judge")
     result = await judge_run(store, judge, task_for)
-    assert (len(result.judged), result.already_judged, len(judge.calls)) == (1, 1, 1)
-    current = judgements_by_attempt(store, "a:judge")
+    assert (len(result.scored), result.already_scored, len(judge.calls)) == (1, 1, 1)
+    current = judgements_by_attempt(store.scores(), "a:judge")
     assert {key: j.scores["intent"] for key, j in current.items() if j.scores} == {
         f"{ROLE_TASK.id}#0": 4,
         f"{ROLE_TASK.id}#1": 2,

@@ -195,7 +195,8 @@ async def test_a_grading_infrastructure_error_keeps_the_answer_on_resume(
 
     first = FlakyOracle(failures=0)
     store = await _run(tmp_path, tasks, first, kube, grader_down)
-    assert all(r.infrastructure_stage == "grading" for r in store.attempts())
+    assert all(r.infrastructure_stage == "scoring" for r in store.attempts())
+    assert all(r.infrastructure_scorer == "grader" for r in store.attempts())
     assert all(calls[t.id] == FAST_RETRY.retries + 1 for t in tasks)
     store.close()
 
@@ -276,11 +277,10 @@ class JudgeDouble:
 async def test_judge_scores_are_stored_and_a_down_judge_is_resumed(
     tmp_path: Path, kube: KubeClient, grade_answer: object
 ) -> None:
-    from kubebench.judge.api import judge_attempt
     from kubebench.judge.rubric import CRITERION_NAMES
-    from kubebench.judge.score import overall_score
     from kubebench.report.summary import summarize_store
-    from kubebench.runner.pipeline import JudgeStage
+    from kubebench.scoring.grader import ClusterGrader
+    from kubebench.scoring.judge import JudgeScorer
 
     tasks = _tasks("judged", 2)
     grader_calls: Counter[str] = Counter()
@@ -307,26 +307,32 @@ async def test_judge_scores_are_stored_and_a_down_judge_is_resumed(
             provider=OracleProvider(),
             generation=GenerationConfig(),
             messages_for=_prompt,
-            grade=counting_grader,
+            scorers=[ClusterGrader(counting_grader), JudgeScorer(judge)],  # type: ignore[arg-type]
             kube=kube,
             store_append=store.append_attempt,
-            judge=JudgeStage(judge, judge_attempt, overall_score),  # type: ignore[arg-type]
+            store_score=store.append_score,
             retry=FAST_RETRY,
         )
         await pipeline.run(planned)
         return store
 
     store = await run(JudgeDouble(score=None))
-    assert all(r.infrastructure_stage == "judge" for r in store.attempts())
+    assert all(r.infrastructure_stage == "scoring" for r in store.attempts())
+    assert all(r.infrastructure_scorer == "judge:scripted:judge" for r in store.attempts())
     assert all(r.verdict is not None and r.verdict.success for r in store.attempts())
     store.close()
 
     store = await run(JudgeDouble(score=4))
     records = store.attempts()
     assert all(r.infrastructure_error is None for r in records)
-    assert all(r.judgement and r.judgement["scores"]["intent"] == 4 for r in records)
+    scores = store.scores()
+    judged = [scores[r.attempt_key]["judge:scripted:judge@1"] for r in records]
+    assert all(s.value and s.value["intent"] == 4 for s in judged)
     # 0.25 runtime + 0.5 operational + 0.25 * (4 - 1) / 4
-    assert all(r.overall_score == 0.9375 for r in records)
+    assert all(s.metadata["overall_score"] == 0.9375 for s in judged)
+    # One grader score per attempt in scores.jsonl: the resume did not grade again.
+    graded = [r for r in store.score_history() if r.score.name == "grader"]
+    assert sorted(r.attempt_key for r in graded) == sorted(r.attempt_key for r in records)
     assert all(grader_calls[t.id] == 1 for t in tasks)  # verdicts were reused, not regraded
     [judge] = summarize_store(store).judges
     assert judge.criterion_means == dict.fromkeys(CRITERION_NAMES, 4.0)

@@ -12,6 +12,7 @@ from kubebench.errors import UserError
 from kubebench.models.base import Completion
 from kubebench.runner.cache import ResponseCache
 from kubebench.runner.store import RunStore, is_run_dir
+from kubebench.scoring.base import Score, ScoreRecord
 from tests.runner.records_factory import make_meta, make_record
 
 
@@ -210,7 +211,7 @@ def test_run_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         with RunStore.create(tmp_path / "runs" / "r", make_meta(["a"])) as store:
             store.lock()
             store.append_attempt(make_record("a"))
-            store.append_judgement(make_record("a"))
+            store.append_score(ScoreRecord(attempt_key="a#0", score=Score(name="t", version="1")))
         cache = ResponseCache(tmp_path / "cache" / "responses.sqlite")
         cache.put("k", Completion(text="secret"))
         cache.close()
@@ -219,7 +220,7 @@ def test_run_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     run_dir = tmp_path / "runs" / "r"
     assert oct(run_dir.stat().st_mode & 0o777) == "0o700"
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in run_dir.iterdir()}
-    assert set(modes) >= {"run.json", "attempts.jsonl", "judgements.jsonl", "index.sqlite"}
+    assert set(modes) >= {"run.json", "attempts.jsonl", "scores.jsonl", "index.sqlite"}
     assert set(modes.values()) == {"0o600"}, modes
     assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
     cached = {p.name: oct(p.stat().st_mode & 0o777) for p in (tmp_path / "cache").iterdir()}

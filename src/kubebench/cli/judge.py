@@ -1,4 +1,8 @@
-"""`kubebench judge RUN_DIR` and `kubebench judge calibrate`: the LLM-as-judge commands."""
+"""`kubebench judge RUN_DIR` and `kubebench judge calibrate`: the LLM-as-judge commands.
+
+`kubebench judge RUN_DIR --judge X` is `kubebench score RUN_DIR --scorer judge:X` with
+the judge's own options and summary.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from kubebench import defaults
-from kubebench.cli.console import out, print_store_warnings, progress_bar
-from kubebench.errors import InfrastructureError, UserError
+from kubebench.cli.console import out, progress_bar
+from kubebench.cli.score import TaskLookup, raise_for_failures, score_stored_run
+from kubebench.errors import UserError
 from kubebench.judge.api import JudgePrice, judge_generation_config
 from kubebench.judge.calibrate import (
     SHIPPED_LABELS,
@@ -23,14 +28,14 @@ from kubebench.judge.calibrate import (
     load_labels,
     resolve_labels,
 )
-from kubebench.judge.deferred import DeferredJudging, judge_run, judgements_by_attempt
-from kubebench.judge.rubric import CRITERIA
+from kubebench.judge.rubric import CRITERIA, RUBRIC_VERSION
 from kubebench.judge.schema import Judgement
-from kubebench.judge.score import OVERALL_SCORE_VERSION, overall_score
-from kubebench.judge.summary import summarize_judgements
+from kubebench.judge.score import OVERALL_SCORE_VERSION
 from kubebench.models.base import ModelProvider
 from kubebench.runner.store import RunStore
-from kubebench.tasks.schema import Task
+from kubebench.scoring.base import score_key
+from kubebench.scoring.judge import JudgeScorer, judge_score_name, judgements_by_attempt
+from kubebench.scoring.summary import summarize_scores
 
 # The embedded default model, unless the models room names another.
 DEFAULT_JUDGE = getattr(defaults, "DEFAULT_MODEL", "embedded:smollm2-135m-instruct")
@@ -97,14 +102,7 @@ def _create_judge(judge_id: str) -> ModelProvider:
     return create_provider(judge_id)
 
 
-class _TaskLookup(dict[str, Task]):
-    """Tasks by id, loaded on first use (the loader is imported only when needed)."""
-
-    def __missing__(self, task_id: str) -> Task:
-        from kubebench.tasks.loader import get_task
-
-        self[task_id] = get_task(task_id)
-        return self[task_id]
+_TaskLookup = TaskLookup  # tests put a lookup of their own tasks here
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -126,76 +124,67 @@ def run_command(
     Attempts this judge already judged are skipped; judgements by other judges are kept.
     Prints the per-criterion means at the end.
     """
-    store = RunStore.open(run_dir)
-    store.lock()  # one writer per run: a second `kubebench judge` would judge twice
+    RunStore.open(run_dir).close()  # a folder that is not a run fails before the judge loads
     provider = _create_judge(judge)
-    tasks = _TaskLookup()
-    with store, progress_bar() as bar:
-        bar_task = bar.add_task(f"judging with {provider.model_id}", total=None)
-
-        async def go() -> DeferredJudging:
-            try:
-                return await judge_run(
-                    store,
-                    provider,
-                    tasks.__getitem__,
-                    concurrency=concurrency,
-                    max_reasks=max_reasks,
-                    config=judge_generation_config(max_tokens=max_tokens),
-                    price=_price(price_prompt, price_completion),
-                    on_planned=lambda n: bar.update(bar_task, total=n),
-                    on_judged=lambda _rec: bar.advance(bar_task),
-                )
-            finally:
-                await provider.aclose()
-
-        result = asyncio.run(go())
-    print_store_warnings(store)
+    scorer = JudgeScorer(
+        provider,
+        max_reasks=max_reasks,
+        config=judge_generation_config(max_tokens=max_tokens),
+        price=_price(price_prompt, price_completion),
+    )
+    result = score_stored_run(
+        run_dir,
+        scorer,
+        concurrency=concurrency,
+        task_for=_TaskLookup().__getitem__,
+        verb="judging",
+    )
     out.print(
-        f"judged {len(result.judged)} attempt(s) now; {result.already_judged} already judged "
+        f"judged {len(result.scored)} attempt(s) now; {result.already_scored} already judged "
         f"by {provider.model_id}; {result.not_graded} not graded (skipped)"
     )
-    print_run_summary(store, provider.model_id)
-    if result.failures:
-        first_key, first_error = next(iter(result.failures.items()))
-        raise InfrastructureError(
-            f"{len(result.failures)} attempt(s) could not be judged (first: {first_key}: "
-            f"{first_error})",
-            hint=f"run `kubebench judge {run_dir} --judge {judge}` again to retry them",
-        )
+    with RunStore.open(run_dir) as store:
+        print_run_summary(store, provider.model_id)
+    raise_for_failures(result, f"kubebench judge {run_dir} --judge {judge}")
 
 
 def print_run_summary(store: RunStore, judge_id: str) -> None:
     """Per-criterion means of one judge over a run, with the overall score beside them."""
-    judgements = judgements_by_attempt(store, judge_id)
-    summary = summarize_judgements(judgements.values())
+    attempts = store.attempts()
+    current = store.scores(attempts)
+    key = score_key(judge_score_name(judge_id), RUBRIC_VERSION)
+    graded = [a for a in attempts if a.graded and a.verdict]
+    judged = [current[a.attempt_key][key] for a in graded if key in current.get(a.attempt_key, {})]
+    summary = next(iter(summarize_scores(judged)), None)
+    means = summary.component_means if summary else {}
     table = Table(title=f"judge {judge_id}: per-criterion means (1-5)")
     table.add_column("criterion")
     table.add_column("mean", justify="right")
     for criterion in CRITERIA:
-        table.add_row(criterion.title, _fmt(summary.means.get(criterion.name)))
+        table.add_row(criterion.title, _fmt(means.get(criterion.name)))
     out.print(table)
 
-    verdicts = [(a.attempt_key, a.verdict) for a in store.attempts() if a.graded and a.verdict]
-    graded = len(verdicts) or 1
-    runtime = sum(v.runtime_valid for _, v in verdicts) / graded
-    operational = sum(v.operational_valid for _, v in verdicts) / graded
+    n = len(graded) or 1
+    runtime = sum(a.runtime_valid for a in graded) / n
+    operational = sum(a.operational_valid for a in graded) / n
     overall = [
-        score
-        for key, verdict in verdicts
-        if (score := overall_score(verdict, judgements.get(key))) is not None
+        float(s.metadata["overall_score"])
+        for s in judged
+        if s.metadata.get("overall_score") is not None
     ]
     mean_overall = sum(overall) / len(overall) if overall else None
+    scored, unscored = (summary.scored, summary.unscored) if summary else (0, 0)
     out.print(
-        f"scored {summary.scored}, unscored {summary.unscored} (unreadable judge replies, kept "
+        f"scored {scored}, unscored {unscored} (unreadable judge replies, kept "
         f"apart); runtime valid {runtime:.1%}, operational valid {operational:.1%}, overall "
         f"score v{OVERALL_SCORE_VERSION} {_fmt(mean_overall, 3)} over {len(overall)} attempt(s)"
     )
-    cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
-    out.print(
-        f"judge usage: {summary.prompt_tokens} prompt + {summary.completion_tokens} completion "
-        f"tokens, {summary.latency_s:.1f}s{cost}"
-    )
+    if summary is not None:
+        cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
+        out.print(
+            f"judge usage: {summary.prompt_tokens} prompt + {summary.completion_tokens} "
+            f"completion tokens, {summary.latency_s:.1f}s{cost}"
+        )
 
 
 @judge_app.command("calibrate")
@@ -230,7 +219,7 @@ def calibrate_command(
     if run_dir is not None:
         with RunStore.open(run_dir) as store:
             run_attempts = {a.attempt_key: a for a in store.attempts()}
-            existing = judgements_by_attempt(store, provider.model_id)
+            existing = judgements_by_attempt(store.scores(), provider.model_id)
     resolved = resolve_labels(label_list, _TaskLookup().__getitem__, run_attempts)
     if not resolved:
         raise UserError("no labels to calibrate on")

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "leaderboard",
     "tasks",
     "models",
+    "score",
     "judge",
     "cluster",
     "bench",

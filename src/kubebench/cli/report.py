@@ -87,7 +87,7 @@ def report(
         from kubebench.report.summary import summarize
         from kubebench.report.tables import render_summary
 
-        summary = summarize(snapshot.meta, snapshot.attempts, snapshot.judgement_lines)
+        summary = summarize(snapshot.meta, snapshot.attempts, snapshot.scores)
         view = Group(render_summary(summary, by_kind=by_kind), render_text_extras(data))
         if out_file is None:
             out.print(view)

@@ -12,44 +12,16 @@ from kubebench import defaults
 from kubebench.cli import options
 from kubebench.cli.bench import bench_app
 from kubebench.cli.console import err, out, print_store_warnings, progress_bar
-from kubebench.errors import UserError
 
 if TYPE_CHECKING:
+    from kubebench.runner.records import AttemptRecord
     from kubebench.runner.store import RunStore
-
-_PLAN_FLAGS = (
-    "--model",
-    "--split",
-    "--kind",
-    "--tier",
-    "--task",
-    "--limit",
-    "--stratified",
-    "--samples",
-    "--temperature",
-    "--top-p",
-    "--seed",
-    "--max-tokens",
-    "--shots",
-    "--judge",
-    "--run-id",
-)
 
 
 def register(app: typer.Typer) -> None:
     """Add `run` to the root app and `grading` to `kubebench bench`."""
     app.command("run")(run)
     bench_app.command("grading")(bench_grading)
-
-
-def _announce_cluster(kubeconfig: Path | None, context: str | None) -> None:
-    from kubebench.cluster.session import running_connection
-
-    if kubeconfig is None and context is None and running_connection() is None:
-        err.print(
-            "no control plane is running: starting an embedded one for this run "
-            "(`kubebench cluster up --detach` keeps one between runs)"
-        )
 
 
 def run(
@@ -91,6 +63,12 @@ def run(
     judge: str = typer.Option(
         None, "--judge", help="provider:name of a judge model scoring each answer."
     ),
+    scorer: list[str] = typer.Option(
+        None,
+        "--scorer",
+        help="Another scorer of each answer, after the grader (repeatable; e.g. bleu, "
+        "judge:provider:name, or one a plugin registers).",
+    ),
     concurrency: int = typer.Option(
         defaults.GENERATION_CONCURRENCY, "--concurrency", min=1, help="Model calls in flight."
     ),
@@ -125,77 +103,50 @@ def run(
     Off a terminal, progress is printed as plain lines every 15 s
     ($KUBEBENCH_PROGRESS_INTERVAL_S).
     """
-    from kubebench.cluster.session import cluster_connection
-    from kubebench.models.base import GenerationConfig
-    from kubebench.runner.launch import RunRequest, prepare_resume, prepare_run, run_sync
-    from kubebench.runner.pipeline import Concurrency
-    from kubebench.runner.records import AttemptRecord
-    from kubebench.tasks.selection import TaskSelection
+    from kubebench.runner.benchmark import (
+        ClusterOptions,
+        PlanOptions,
+        RunTally,
+        execute_benchmark,
+        refuse_plan_on_resume,
+        run_request,
+    )
+    from kubebench.runner.launch import prepare_resume, prepare_run
 
+    plan = PlanOptions(
+        model=model,
+        split=split,
+        kinds=tuple(kind or ()),
+        tiers=tuple(tier or ()),
+        task_ids=tuple(task or ()),
+        limit=limit,
+        stratified=stratified,
+        samples=samples,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        max_tokens=max_tokens,
+        shots=shots,
+        judge=judge,
+        scorers=tuple(scorer or ()),
+        run_id=run_id,
+    )
     if resume is not None:
-        given = [
-            flag
-            for flag, value in zip(
-                _PLAN_FLAGS,
-                (
-                    *(model, split, kind, tier, task, limit, stratified, samples),
-                    *(temperature, top_p, seed, max_tokens, shots, judge, run_id),
-                ),
-                strict=True,
-            )
-            if value not in (None, [])
-        ]
-        if given:
-            raise UserError(
-                f"--resume continues a run with its recorded settings; drop {', '.join(given)}",
-                hint="start a new run to change them",
-            )
+        refuse_plan_on_resume(plan)
         err.print(f"reading {resume} and loading its model", highlight=False, soft_wrap=True)
         prepared = prepare_resume(resume)
         assert prepared.store is not None
         print_store_warnings(prepared.store)
     else:
-        base = GenerationConfig()
-        generation = GenerationConfig(
-            temperature=base.temperature if temperature is None else temperature,
-            top_p=base.top_p if top_p is None else top_p,
-            max_tokens=base.max_tokens if max_tokens is None else max_tokens,
-            seed=seed,
-        )
-        if (samples or 1) > 1 and generation.temperature == 0:
-            err.print(
-                "[yellow]warning:[/] --samples > 1 with temperature 0: greedy samples repeat "
-                "one answer, so pass@k equals pass@1 (set --temperature)"
-            )
-        model_id = model or getattr(defaults, "DEFAULT_MODEL", None)
-        if not model_id:
-            raise UserError("no default model is configured", hint="pass --model provider:name")
-        request = RunRequest(
-            model_id=model_id,
-            split=split or "test",
-            selection=TaskSelection(
-                kinds=tuple(kind or ()),
-                tiers=tuple(tier or ()),
-                task_ids=tuple(task or ()),
-                stratified=stratified,
-                limit=limit,
-                seed=defaults.STRATIFIED_SEED if seed is None else seed,
-            ),
-            samples=samples or 1,
-            generation=generation,
-            shots=shots or 0,
-            judge_id=judge,
-            out_dir=out_dir,
-            run_id=run_id,
-        )
+        request, warnings = run_request(plan, out_dir)
+        for warning in warnings:
+            err.print(f"[yellow]warning:[/] {warning}")
         # A local model takes a while to load: say so, or the output is silent meanwhile.
-        shown = model_id.partition("?")[0]  # its options may hold what must not be shown
+        shown = request.model_id.partition("?")[0]  # its options may hold what must not show
         err.print(f"loading the tasks and {shown}", highlight=False, soft_wrap=True)
         prepared = prepare_run(request)
 
-    done = prepared.already_done
-    counts = {"done": len(done), "success": sum(r.success for r in done), "graded": 0, "infra": 0}
-    counts["graded"] = sum(r.graded for r in done)
+    tally = RunTally.of(prepared.already_done)
     err.print(
         f"run {prepared.run_dir}: {prepared.meta.model_id}, {len(prepared.tasks)} tasks × "
         f"{prepared.meta.samples} samples, {len(prepared.planned)} attempts to do"
@@ -206,41 +157,33 @@ def run(
         if _print_summary(prepared.store, prepared.run_dir):
             raise typer.Exit(3)
         return
-    _announce_cluster(kubeconfig, context)
-
-    def pass_text() -> str:
-        graded = counts["graded"]
-        rate = f"{100 * counts['success'] / graded:.1f} %" if graded else "—"
-        infra = f"  infra errors {counts['infra']}" if counts["infra"] else ""
-        return f"pass {rate}{infra}"
-
+    cluster = ClusterOptions(
+        kubeconfig=kubeconfig,
+        context=context,
+        allow_external_writes=allow_external_writes,
+        concurrency=concurrency,
+        grading_concurrency=grading_concurrency,
+        use_cache=not no_cache,
+    )
+    if cluster.starts_a_cluster():
+        err.print(
+            "no control plane is running: starting an embedded one for this run "
+            "(`kubebench cluster up --detach` keeps one between runs)"
+        )
     try:
         with (
-            cluster_connection(
-                kubeconfig, context, allow_external_writes=allow_external_writes
-            ) as conn,
+            cluster.connect() as conn,
             progress_bar(TextColumn("{task.fields[pass_rate]}")) as bar,
         ):
             bar_task = bar.add_task(
-                "attempts", total=prepared.total, completed=counts["done"], pass_rate=pass_text()
+                "attempts", total=prepared.total, completed=tally.done, pass_rate=tally.pass_text()
             )
 
             def on_record(rec: AttemptRecord) -> None:
-                counts["done"] += 1
-                counts["graded"] += rec.graded
-                counts["success"] += rec.success
-                counts["infra"] += not rec.graded
-                bar.update(bar_task, advance=1, pass_rate=pass_text())
+                tally.add(rec)
+                bar.update(bar_task, advance=1, pass_rate=tally.pass_text())
 
-            store = run_sync(
-                prepared,
-                conn,
-                concurrency=Concurrency(
-                    generation=concurrency, grading=grading_concurrency, judging=concurrency
-                ),
-                use_cache=not no_cache,
-                on_record=on_record,
-            )
+            store = execute_benchmark(prepared, conn, cluster, on_record)
     except KeyboardInterrupt:
         if (prepared.run_dir / "run.json").exists():
             err.print(

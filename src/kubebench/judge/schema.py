@@ -1,4 +1,5 @@
-"""The judge's records, written verbatim into a run's judgements.jsonl."""
+"""The judge's records: a `Judgement` (kept whole in the metadata of the judge's score in
+a run's scores.jsonl) and the `JudgementRecord` line older runs wrote to judgements.jsonl."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class Judgement(BaseModel):
 
 
 class JudgementRecord(BaseModel):
-    """One line of judgements.jsonl: which attempt, which judge, what it said."""
+    """One judgement of one attempt by one judge (a line of an older run's judgements.jsonl)."""
 
     attempt_key: str
     judge_id: str

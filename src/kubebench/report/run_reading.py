@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kubebench.errors import UserError
 from kubebench.runner.store import LOCK_FILE, AttemptRecord, RunMeta, RunStore, is_run_dir
+from kubebench.scoring.base import Score
 
 
 @dataclass
@@ -26,7 +26,8 @@ class RunSnapshot:
     run_dir: Path
     meta: RunMeta
     attempts: list[AttemptRecord]
-    judgement_lines: list[dict[str, Any]] = field(default_factory=list)
+    # attempt_key -> `name@version` -> the current Score (RunStore.scores())
+    scores: dict[str, dict[str, Score]] = field(default_factory=dict)
     writer_active: bool | None = None  # None: cannot tell on this system
     warnings: list[str] = field(default_factory=list)  # lines the store skipped
 
@@ -69,13 +70,9 @@ def read_run(run_dir: Path) -> RunSnapshot:
     active = writer_holds_lock(run_dir)
     with RunStore.open(run_dir) as store:
         attempts = store.attempts()
-        try:
-            judgements = store.judgement_lines()
-        except ValueError as exc:  # a judgement line that is not JSON
-            raise UserError(f"{store.judgements_path} holds a line that is not JSON") from exc
-        # Stores that skip garbled lines say so in `warnings` (older ones raise instead).
-        warnings = [str(w) for w in getattr(store, "warnings", [])]
-        return RunSnapshot(run_dir, store.meta, attempts, judgements, active, warnings)
+        scores = store.scores(attempts)
+        warnings = list(store.warnings)  # lines the store skipped, one sentence each
+        return RunSnapshot(run_dir, store.meta, attempts, scores, active, warnings)
 
 
 @dataclass

@@ -9,14 +9,17 @@ from __future__ import annotations
 import shlex
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubebench.report.run_reading import RunSnapshot
 from kubebench.report.stats import Rate, mean_pass_hat_k, wilson
-from kubebench.report.summary import summarize
+from kubebench.report.summary import RunScores, RunSummary, summarize
 from kubebench.runner.passk import mean_pass_at_k
 from kubebench.runner.store import AttemptRecord, RunMeta
+from kubebench.scoring.base import Score
+from kubebench.scoring.judge import is_judge_score
+from kubebench.scoring.summary import mean_or_none
 from kubebench.tasks.schema import Kind, Task, Tier
 
 REPORT_SCHEMA_VERSION = 1
@@ -124,6 +127,7 @@ def provenance(meta: RunMeta) -> dict[str, Any]:
         "planned_tasks": len(meta.task_ids),
         "task_set_hash": meta.task_set_hash,
         "judge_id": meta.judge_id,
+        "scorers": meta.scorer_specs,
         "kubebench_version": meta.kubebench_version,
         "kubernetes_version": meta.kubernetes_version,
         "git_revision": meta.git_revision,
@@ -153,10 +157,6 @@ def _rates(records: list[AttemptRecord]) -> dict[str, Any]:
     }
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def _quantile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -176,13 +176,13 @@ def _costs(records: list[AttemptRecord]) -> dict[str, Any]:
     return {
         "attempts": len(records),
         "tasks": len({r.task_id for r in records}),
-        "prompt_tokens_per_attempt": _mean([float(v) for v in prompt]),
-        "completion_tokens_per_attempt": _mean([float(v) for v in completion]),
+        "prompt_tokens_per_attempt": mean_or_none([float(v) for v in prompt]),
+        "completion_tokens_per_attempt": mean_or_none([float(v) for v in completion]),
         "tokens_per_task": sum(tokens) / tasks if tokens else None,
-        "latency_s_mean": _mean(latency),
+        "latency_s_mean": mean_or_none(latency),
         "latency_s_p50": _quantile(sorted(latency), 0.5),
         "latency_s_p95": _quantile(sorted(latency), 0.95),
-        "seconds_per_attempt": _mean(seconds),
+        "seconds_per_attempt": mean_or_none(seconds),
         "seconds_per_task": sum(seconds) / tasks if seconds else None,
         "cached": sum(r.cached for r in records),
     }
@@ -208,54 +208,60 @@ def _pass_k(meta: RunMeta, records: list[AttemptRecord]) -> list[dict[str, Any]]
     ]
 
 
-def _judges(snapshot: RunSnapshot, records: list[AttemptRecord]) -> list[dict[str, Any]]:
+def _judges(
+    summary: RunSummary, records: list[AttemptRecord], scores: RunScores
+) -> list[dict[str, Any]]:
     """Per judge: the distribution of each criterion's 1–5 scores, their means, and the
     overall score's distribution (tenths) and mean."""
-    current = {r.attempt_key: r for r in records if r.graded}
-    chosen: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in current.values():
-        if r.judgement:
-            judge = str(r.judgement.get("judge_id") or r.judge_id or "judge")
-            chosen[(judge, r.attempt_key)] = r.judgement
-    for line in snapshot.judgement_lines:
-        key, judgement = str(line.get("attempt_key")), line.get("judgement")
-        if key in current and isinstance(judgement, dict):
-            judge = str(line.get("judge_id") or judgement.get("judge_id") or "judge")
-            chosen[(judge, key)] = judgement
-    means = {
-        j.judge_id: j for j in summarize(snapshot.meta, records, snapshot.judgement_lines).judges
-    }
-    out: dict[str, dict[str, Any]] = {}
-    for (judge, key), judgement in chosen.items():
-        entry = out.setdefault(
-            judge, {"judge_id": judge, "scored": 0, "unscored": 0, "criteria": {}, "overall": []}
-        )
-        scores = judgement.get("scores")
-        if not judgement.get("scored") or not isinstance(scores, dict) or not scores:
-            entry["unscored"] += 1
-            continue
-        entry["scored"] += 1
-        for criterion, score in scores.items():
-            dist = entry["criteria"].setdefault(criterion, {str(s): 0 for s in range(1, 6)})
-            label = str(round(float(score)))
-            dist[label] = dist.get(label, 0) + 1
-        if current[key].overall_score is not None:
-            entry["overall"].append(float(current[key].overall_score))
     result = []
-    for judge, entry in out.items():
-        overall = entry.pop("overall")
+    for judge in summary.judges:
+        chosen = [
+            by_key[judge.key]
+            for r in records
+            if r.graded and judge.key in (by_key := scores.get(r.attempt_key, {}))
+        ]
+        criteria: dict[str, dict[str, int]] = {}
+        overall: list[float] = []
+        for score in chosen:
+            if not isinstance(score.value, dict):
+                continue
+            for criterion, value in score.value.items():
+                dist = criteria.setdefault(criterion, {str(s): 0 for s in range(1, 6)})
+                label = str(round(float(value or 0)))
+                dist[label] = dist.get(label, 0) + 1
+            if score.metadata.get("overall_score") is not None:
+                overall.append(float(score.metadata["overall_score"]))
         bins = [0] * 10
         for value in overall:
             bins[min(9, max(0, int(value * 10)))] += 1
-        summary = means.get(judge)
-        entry["criterion_means"] = summary.criterion_means if summary else {}
-        entry["overall_score_mean"] = _mean(overall)
-        entry["overall_score_histogram"] = {
-            "edges": [i / 10 for i in range(11)],
-            "counts": bins,
-        }
-        result.append(entry)
+        result.append(
+            {
+                "judge_id": judge.judge_id,
+                "scorer": judge.key,
+                "scored": judge.scored,
+                "unscored": judge.unscored,
+                "criteria": criteria,
+                "criterion_means": judge.component_means,
+                "overall_score_mean": mean_or_none(overall),
+                "overall_score_histogram": {
+                    "edges": [i / 10 for i in range(11)],
+                    "counts": bins,
+                },
+            }
+        )
     return result
+
+
+def _overall_score(scores: Mapping[str, Score]) -> float | None:
+    """An attempt's overall score: its first judge's (kubebench.judge.score)."""
+    for score in scores.values():
+        if is_judge_score(score.name) and score.metadata.get("overall_score") is not None:
+            return float(score.metadata["overall_score"])
+    return None
+
+
+def _score_values(scores: Mapping[str, Score]) -> dict[str, Any]:
+    return {key: score.value for key, score in scores.items()}
 
 
 def _references(meta: RunMeta) -> tuple[dict[str, Task], str | None]:
@@ -303,10 +309,10 @@ def _text_metrics(
                 "name": m.name,
                 "version": m.version,
                 "summary": m.summary,
-                "mean": _mean(list(values.values())),
-                "mean_passing": _mean(passing),
-                "mean_failing": _mean(failing),
-                "by_kind": {kind: _mean(v) for kind, v in kinds.items()},
+                "mean": mean_or_none(list(values.values())),
+                "mean_passing": mean_or_none(passing),
+                "mean_failing": mean_or_none(failing),
+                "by_kind": {kind: mean_or_none(v) for kind, v in kinds.items()},
             }
         )
     return {"scored_attempts": len(per_attempt), "note": note, "metrics": metrics}, per_attempt
@@ -315,8 +321,8 @@ def _text_metrics(
 def build_report(snapshot: RunSnapshot, *, text_metrics: bool = True) -> dict[str, Any]:
     """The whole report of one run as a JSON-ready dict (without the text metrics, which
     read the task files and score every answer, when `text_metrics` is False)."""
-    meta, records = snapshot.meta, snapshot.attempts
-    summary = summarize(meta, records, snapshot.judgement_lines)
+    meta, records, scores = snapshot.meta, snapshot.attempts, snapshot.scores
+    summary = summarize(meta, records, scores)
     kinds = _ordered((r.category for r in records), [k.value for k in Kind])
     tiers = _ordered((r.tier for r in records), [t.value for t in Tier])
     cells = []
@@ -360,7 +366,8 @@ def build_report(snapshot: RunSnapshot, *, text_metrics: bool = True) -> dict[st
             "latency_s": r.latency_s,
             "seconds": r.timings.get("total_s"),
             "finish_reason": r.finish_reason,
-            "overall_score": r.overall_score,
+            "overall_score": _overall_score(scores.get(r.attempt_key, {})),
+            "scores": _score_values(scores.get(r.attempt_key, {})),
             "text_metrics": text_scores.get(r.attempt_key, {}),
         }
         attempts.append(row)
@@ -393,7 +400,7 @@ def build_report(snapshot: RunSnapshot, *, text_metrics: bool = True) -> dict[st
             "kinds": {kind: {s: stages[kind].get(s, 0) for s in FAILURE_STAGES} for kind in kinds},
         },
         "pass_k": _pass_k(meta, records),
-        "judge_details": _judges(snapshot, records),
+        "judge_details": _judges(summary, records, scores),
         "costs": _costs(records),
         "costs_by_kind": {kind: _costs(group) for kind, group in by_kind.items()},
         "text_metrics": text_summary,

@@ -48,6 +48,7 @@ def _provenance_pairs(p: dict[str, Any]) -> list[tuple[str, Any]]:
         ("filters", ", ".join(f"{k}={v}" for k, v in p["filters"].items()) or "none"),
         ("task-set hash", p["task_set_hash"] or "—"),
         ("judge", p["judge_id"] or "none"),
+        ("scorers", ", ".join(p.get("scorers") or []) or "—"),
         ("KubeBench", p["kubebench_version"] or "—"),
         ("Kubernetes", p["kubernetes_version"] or "—"),
         ("git revision", p["git_revision"] or "—"),
@@ -179,7 +180,7 @@ def render_html(data: dict[str, Any]) -> str:
             f"score {num(j['overall_score_mean'], 3)}</p>"
         )
     html["judge"] = (
-        "".join(judge_parts) or '<p class="note">not judged (no --judge, no judgements.jsonl)</p>'
+        "".join(judge_parts) or '<p class="note">not judged (no --judge, no kubebench judge)</p>'
     )
 
     c = data["costs"]
@@ -311,8 +312,8 @@ def render_markdown(data: dict[str, Any], *, max_failures: int = 50) -> str:
     rows.append(["format errors (no YAML / unparsable)", rate_text(data["format_errors"])])
     out.append(_md_table(["measure", "value"], rows))
     h = data["heatmap"]
-    cells = {(c["kind"], c["tier"]): f"{pct(c['rate'])} ({c['k']}/{c['n']})" for c in h["cells"]}
-    out += ["", "## Success by kind × tier", ""]
+    cells = {(c["kind"], c["tier"]): rate_text(c) for c in h["cells"]}
+    out += ["", "## Success by kind × tier (95 % Wilson intervals)", ""]
     out.append(
         _md_table(
             ["kind", *h["tiers"]],

@@ -8,12 +8,19 @@ task, rates are over attempts and pass@k is the unbiased estimator of Chen et al
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from kubebench.report.stats import wilson
 from kubebench.runner.passk import mean_pass_at_k
 from kubebench.runner.store import AttemptRecord, RunMeta, RunStore
+from kubebench.scoring.base import Score
+from kubebench.scoring.judge import is_judge_score
+from kubebench.scoring.summary import ScoreSummary, current_scores, summarize_scores
 from kubebench.tasks.schema import Kind, Tier
+
+RunScores = Mapping[str, Mapping[str, Score]]  # attempt_key -> name@version -> Score
 
 
 @dataclass
@@ -47,23 +54,25 @@ class Tally:
     def operational_valid_rate(self) -> float | None:
         return self.operational_valid / self.graded if self.graded else None
 
+    def interval(self, what: str = "success") -> tuple[float | None, float | None]:
+        """The 95 % Wilson interval of a rate (`success`, `runtime_valid`, ...)."""
+        rate = wilson(getattr(self, what), self.graded)
+        return rate.low, rate.high
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {
-            "success_rate": self.success_rate,
-            "runtime_valid_rate": self.runtime_valid_rate,
-            "operational_valid_rate": self.operational_valid_rate,
-        }
+        out = asdict(self)
+        for what in ("success", "runtime_valid", "operational_valid"):
+            out[f"{what}_rate"] = getattr(self, f"{what}_rate")
+            out[f"{what}_ci95"] = list(self.interval(what))
+        return out
 
 
-@dataclass
-class JudgeSummary:
-    """Means of a judge's criterion scores over the attempts it scored."""
-
-    judge_id: str
-    scored: int = 0
-    unscored: int = 0
-    criterion_means: dict[str, float] = field(default_factory=dict)
-    mean_overall_score: float | None = None
+def _judge_dict(summary: ScoreSummary) -> dict[str, Any]:
+    """A judge's summary under the keys `report --json` has always had, and the rest."""
+    return summary.as_dict() | {
+        "judge_id": summary.judge_id,
+        "criterion_means": summary.component_means,
+    }
 
 
 @dataclass
@@ -79,10 +88,14 @@ class RunSummary:
     by_kind: dict[str, Tally]
     by_tier: dict[str, Tally]
     pass_at_k: dict[int, float | None]
-    judges: list[JudgeSummary]
+    scorers: list[ScoreSummary]  # every scorer's, over the graded attempts
     failure_stages: dict[str, int]  # where failed attempts stopped
     mean_latency_s: float | None = None
     cached: int = 0
+
+    @property
+    def judges(self) -> list[ScoreSummary]:
+        return [s for s in self.scorers if is_judge_score(s.name)]
 
     @property
     def missing(self) -> int:
@@ -107,7 +120,8 @@ class RunSummary:
                 for (kind, tier), t in self.by_cell.items()
             ],
             "pass_at_k": {str(k): v for k, v in self.pass_at_k.items()},
-            "judges": [asdict(j) for j in self.judges],
+            "judges": [_judge_dict(j) for j in self.judges],
+            "scorers": [s.as_dict() for s in self.scorers],
             "failure_stages": self.failure_stages,
             "mean_latency_s": self.mean_latency_s,
             "cached": self.cached,
@@ -118,13 +132,34 @@ def _ordered(values: set[str], order: list[str]) -> list[str]:
     return [v for v in order if v in values] + sorted(values - set(order))
 
 
+def attempt_scores(attempts: list[AttemptRecord]) -> dict[str, dict[str, Score]]:
+    """The scores records alone hold (records read without their store: the grader's
+    verdicts, and judgements older runs kept inline)."""
+    from kubebench.runner.scores import legacy_score_records
+
+    return current_scores(legacy_score_records(attempts, attempts, [], set()))
+
+
+def summarize_graded_scores(attempts: list[AttemptRecord], scores: RunScores) -> list[ScoreSummary]:
+    """One summary per scorer over the attempts that count (no infrastructure error)."""
+    chosen = [
+        score
+        for rec in attempts
+        if rec.graded
+        for score in scores.get(rec.attempt_key, {}).values()
+    ]
+    return summarize_scores(chosen)
+
+
 def summarize(
     meta: RunMeta,
     attempts: list[AttemptRecord],
-    judgement_lines: list[dict[str, Any]] | None = None,
+    scores: RunScores | None = None,
 ) -> RunSummary:
-    """Compute every per-run score from the current attempt records (and the raw lines
-    of judgements.jsonl, for judge means)."""
+    """Compute every per-run score from the current attempt records and the run's
+    current scores (`RunStore.scores()`; by default those the records alone hold)."""
+    if scores is None:
+        scores = attempt_scores(attempts)
     overall = Tally()
     cells: dict[tuple[str, str], Tally] = defaultdict(Tally)
     per_task: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # task -> [n, c]
@@ -166,56 +201,14 @@ def summarize(
         by_kind={k: by_kind[k] for k in kinds},
         by_tier={t: by_tier[t] for t in tiers},
         pass_at_k=pass_at_k,
-        judges=summarize_judgements(attempts, judgement_lines),
+        scorers=summarize_graded_scores(attempts, scores),
         failure_stages=dict(sorted(stages.items(), key=lambda kv: -kv[1])),
         mean_latency_s=sum(latencies) / len(latencies) if latencies else None,
         cached=cached,
     )
 
 
-def summarize_judgements(
-    attempts: list[AttemptRecord], judgement_lines: list[dict[str, Any]] | None = None
-) -> list[JudgeSummary]:
-    """Per judge: scored/unscored counts and the mean of each criterion.
-
-    Judgements come from the attempts (a judge that ran during `kubebench run`) and from
-    judgements.jsonl lines (`kubebench judge` afterwards; the last line per judge and
-    attempt wins). Only attempts that count (no infrastructure error) are included; the
-    mean overall score uses the attempts' own overall scores.
-    """
-    current = {rec.attempt_key: rec for rec in attempts if rec.graded}
-    chosen: dict[tuple[str, str], tuple[dict[str, Any], float | None]] = {}
-    for rec in current.values():
-        if rec.judgement:
-            judge_id = str(rec.judgement.get("judge_id") or rec.judge_id or "judge")
-            chosen[(judge_id, rec.attempt_key)] = (rec.judgement, rec.overall_score)
-    for line in judgement_lines or []:
-        key, judgement = str(line.get("attempt_key")), line.get("judgement")
-        if key in current and isinstance(judgement, dict):
-            judge_id = str(line.get("judge_id") or judgement.get("judge_id") or "judge")
-            chosen[(judge_id, key)] = (judgement, None)
-
-    by_judge: dict[str, JudgeSummary] = {}
-    sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    overall: dict[str, list[float]] = defaultdict(list)
-    for (judge_id, _), (judgement, overall_score) in chosen.items():
-        summary = by_judge.setdefault(judge_id, JudgeSummary(judge_id))
-        scores = judgement.get("scores")
-        if not judgement.get("scored") or not isinstance(scores, dict) or not scores:
-            summary.unscored += 1
-            continue
-        summary.scored += 1
-        for criterion, score in scores.items():
-            sums[judge_id][criterion].append(float(score))
-        if overall_score is not None:
-            overall[judge_id].append(overall_score)
-    for judge_id, summary in by_judge.items():
-        summary.criterion_means = {c: sum(v) / len(v) for c, v in sums[judge_id].items()}
-        values = overall[judge_id]
-        summary.mean_overall_score = sum(values) / len(values) if values else None
-    return list(by_judge.values())
-
-
 def summarize_store(store: RunStore) -> RunSummary:
-    """The summary of a stored run, judgements.jsonl included."""
-    return summarize(store.meta, store.attempts(), store.judgement_lines())
+    """The summary of a stored run, every score included."""
+    attempts = store.attempts()
+    return summarize(store.meta, attempts, store.scores(attempts))

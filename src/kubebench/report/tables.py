@@ -1,4 +1,8 @@
-"""A run summary as rich tables: kind × tier success grid, rates, pass@k, judge means."""
+"""A run summary as rich tables: kind × tier success grid, rates, pass@k, judge means.
+
+Every rate comes with its 95 % Wilson interval (a cell of 34 attempts is uncertain by
+up to ±17 points): `66.7 % (2/3) [21–94]`.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,35 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
 
+def _interval(tally: Tally, what: str = "success") -> str:
+    """`[9–91]`: the 95 % Wilson interval in whole percentage points."""
+    low, high = tally.interval(what)
+    if low is None or high is None:
+        return ""
+    return f"[{100 * low:.0f}–{100 * high:.0f}]"
+
+
+def _rate(tally: Tally, what: str) -> str:
+    """`50.0 % [9–91]`: a rate of the tally with its interval."""
+    if not tally.graded:
+        return "—"
+    return f"{_pct(getattr(tally, f'{what}_rate'))} {_interval(tally, what)}"
+
+
 def _cell(tally: Tally | None) -> str:
     if tally is None or (tally.graded == 0 and tally.infrastructure_errors == 0):
         return ""
     if tally.graded == 0:
         return f"— (0/0, {tally.infrastructure_errors} infra)"
-    return f"{_pct(tally.success_rate)} ({tally.success}/{tally.graded})"
+    return f"{_pct(tally.success_rate)} ({tally.success}/{tally.graded}) {_interval(tally)}"
 
 
 def success_grid(summary: RunSummary) -> Table:
     """Success rate per kind (rows) × tier (columns), with row and column totals."""
-    table = Table(title=f"success rate by kind × tier — {summary.model_id}", title_justify="left")
+    table = Table(
+        title=f"success rate by kind × tier — {summary.model_id} (95 % Wilson intervals)",
+        title_justify="left",
+    )
     table.add_column("kind", style="bold", no_wrap=True, min_width=len("ClusterRoleBinding"))
     for tier in summary.by_tier:
         table.add_column(tier, justify="right")
@@ -43,16 +65,16 @@ def success_grid(summary: RunSummary) -> Table:
 
 def kind_table(summary: RunSummary) -> Table:
     """Per kind: success, runtime-valid and operational-valid rates."""
-    table = Table(title="by kind", title_justify="left")
+    table = Table(title="by kind (95 % Wilson intervals)", title_justify="left")
     for name in ("kind", "attempts", "success", "runtime valid", "operational valid", "infra"):
         table.add_column(name, justify="left" if name == "kind" else "right")
     for kind, t in summary.by_kind.items():
         table.add_row(
             kind,
             str(t.graded),
-            _pct(t.success_rate),
-            _pct(t.runtime_valid_rate),
-            _pct(t.operational_valid_rate),
+            _rate(t, "success"),
+            _rate(t, "runtime_valid"),
+            _rate(t, "operational_valid"),
             str(t.infrastructure_errors),
         )
     return table
@@ -69,9 +91,12 @@ def totals_table(summary: RunSummary) -> Table:
     table.add_row("attempts graded / planned", f"{o.graded} / {summary.planned}")
     if summary.missing:
         table.add_row("attempts not yet run", Text(str(summary.missing), style="yellow"))
-    table.add_row("success (runtime ∧ operational)", f"{_pct(o.success_rate)} ({o.success})")
-    table.add_row("runtime valid", f"{_pct(o.runtime_valid_rate)} ({o.runtime_valid})")
-    table.add_row("operational valid", f"{_pct(o.operational_valid_rate)} ({o.operational_valid})")
+    for label, what in (
+        ("success (runtime ∧ operational)", "success"),
+        ("runtime valid", "runtime_valid"),
+        ("operational valid", "operational_valid"),
+    ):
+        table.add_row(label, f"{_rate(o, what)} ({getattr(o, what)})")
     infra_style = "red" if o.infrastructure_errors else ""
     table.add_row(
         "infrastructure errors (not scored)",
@@ -106,10 +131,26 @@ def judge_tables(summary: RunSummary) -> list[Table]:
     return tables
 
 
+def scorer_table(summary: RunSummary) -> Table | None:
+    """The other scorers (neither the grader nor a judge): scored, unscored, mean."""
+    others = [s for s in summary.scorers if s.name != "grader" and s not in summary.judges]
+    if not others:
+        return None
+    table = Table(title="other scorers", title_justify="left")
+    for name in ("scorer", "scored / unscored", "mean"):
+        table.add_column(name, justify="left" if name == "scorer" else "right")
+    for s in others:
+        mean = "—" if s.mean is None else f"{s.mean:.3f}"
+        table.add_row(s.key, f"{s.scored} / {s.unscored}", mean)
+    return table
+
+
 def render_summary(summary: RunSummary, *, by_kind: bool = False) -> RenderableType:
     """Everything `kubebench report` prints, in order."""
     parts: list[RenderableType] = [totals_table(summary), success_grid(summary)]
     if by_kind:
         parts.append(kind_table(summary))
     parts.extend(judge_tables(summary))
+    if (others := scorer_table(summary)) is not None:
+        parts.append(others)
     return Group(*parts)

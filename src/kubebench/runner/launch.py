@@ -29,16 +29,18 @@ from kubebench.runner.pipeline import (
     AttemptPipeline,
     Concurrency,
     GradeFn,
-    JudgeStage,
     PlannedAttempt,
     RetryPolicy,
 )
 from kubebench.runner.provenance import git_revision, package_versions, python_version
 from kubebench.runner.records import AttemptRecord, RunMeta
 from kubebench.runner.store import RunStore
+from kubebench.scoring.base import Score, Scorer
 from kubebench.settings import settings
 from kubebench.tasks.schema import Task
 from kubebench.tasks.selection import TaskSelection, select_tasks
+
+GRADER_SPEC = "grader"
 
 
 @dataclass
@@ -51,7 +53,8 @@ class RunRequest:
     samples: int = 1
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     shots: int = 0
-    judge_id: str | None = None
+    judge_id: str | None = None  # `--judge X`: the scorer `judge:X`
+    scorers: tuple[str, ...] = ()  # more scorer specs (`--scorer`), after grader and judge
     out_dir: Path = Path(defaults.RUNS_DIR)
     run_id: str | None = None
 
@@ -65,7 +68,7 @@ class PreparedRun:
     tasks: dict[str, Task]
     planned: list[PlannedAttempt]
     provider: ModelProvider
-    judge: ModelProvider | None = None
+    scorers: list[Scorer] = field(default_factory=list)  # in run.json's order
     store: RunStore | None = None  # set when resuming; created by execute_run otherwise
     already_done: list[AttemptRecord] = field(default_factory=list)
     cleanup_errors: list[str] = field(default_factory=list)  # the grader's, after the run
@@ -124,9 +127,11 @@ def plan_attempts(
     *,
     finished: set[str] = frozenset(),  # type: ignore[assignment]
     retry_from: dict[str, AttemptRecord] | None = None,
+    scored: dict[str, dict[str, Score]] | None = None,
 ) -> list[PlannedAttempt]:
     """Every (task, sample) not yet finished, tasks in order, samples interleaved so an
-    interrupted run has spread its work over all tasks."""
+    interrupted run has spread its work over all tasks. An attempt retried after an
+    infrastructure error keeps the scores `scored` holds for it."""
     retry_from = retry_from or {}
     planned = []
     for sample in range(samples):
@@ -135,8 +140,26 @@ def plan_attempts(
             if item.key in finished:
                 continue
             item.previous = retry_from.get(item.key)
+            if item.previous is not None and scored:
+                item.scored = dict(scored.get(item.key, {}))
             planned.append(item)
     return planned
+
+
+def scorer_specs(request: RunRequest) -> list[str]:
+    """The scorers of a new run, in order: the grader, the judge, then `--scorer`s."""
+    specs = [GRADER_SPEC]
+    if request.judge_id:
+        specs.append(f"judge:{request.judge_id}")
+    specs += [s for s in request.scorers if s not in specs]
+    return specs
+
+
+def create_scorers(specs: list[str]) -> list[Scorer]:
+    """The scorers named by `specs` (kubebench.scoring.registry)."""
+    from kubebench.scoring.registry import create_scorer
+
+    return [create_scorer(spec) for spec in specs]
 
 
 def prepare_run(request: RunRequest) -> PreparedRun:
@@ -146,7 +169,8 @@ def prepare_run(request: RunRequest) -> PreparedRun:
     all_tasks = _load_split(request.split)
     chosen = select_tasks(all_tasks, request.selection)
     provider = create_model(request.model_id)
-    judge = create_model(request.judge_id) if request.judge_id else None
+    specs = scorer_specs(request)
+    scorers = create_scorers(specs)
     out_dir = Path(request.out_dir)
     run_id = request.run_id or default_run_id(provider.model_id, out_dir)
     if request.run_id is not None and (out_dir / run_id / "run.json").exists():
@@ -159,6 +183,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         model_id=provider.model_id,
         model_spec=request.model_id,
         judge_spec=request.judge_id,
+        scorers=specs,
         provider=provider.describe(),
         generation=request.generation,
         prompt_version=prompt_version(),
@@ -168,8 +193,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         filters=request.selection.as_dict(),
         samples=request.samples,
         task_ids=[t.id for t in chosen],
-        judge_id=judge.model_id if judge else None,
-        judge_provider=judge.describe() if judge else None,
+        judge_id=request.judge_id,
         kubebench_version=kubebench.__version__,
         git_revision=git_revision(),
         python_version=python_version(),
@@ -182,7 +206,7 @@ def prepare_run(request: RunRequest) -> PreparedRun:
         tasks=tasks,
         planned=plan_attempts(meta.task_ids, tasks, meta.samples),
         provider=provider,
-        judge=judge,
+        scorers=scorers,
     )
 
 
@@ -208,15 +232,17 @@ def prepare_resume(run_dir: Path) -> PreparedRun:
         raise UserError(f"{len(missing)} tasks of {run_dir} no longer exist (e.g. {missing[0]})")
     tasks = {tid: by_id[tid] for tid in meta.task_ids}
     provider = create_model(meta.model_spec or meta.model_id)
-    judge_spec = meta.judge_spec or meta.judge_id
-    judge = create_model(judge_spec) if judge_spec else None
-    done = [rec for rec in store.attempts() if rec.infrastructure_error is None]
+    scorers = create_scorers(meta.scorer_specs)
+    current = store.attempts()
+    done = [rec for rec in current if rec.infrastructure_error is None]
+    retry_from = store.pending_retries()
     planned = plan_attempts(
         meta.task_ids,
         tasks,
         meta.samples,
         finished=store.finished_keys(),
-        retry_from=store.pending_retries(),
+        retry_from=retry_from,
+        scored=store.scores(current) if retry_from else None,
     )
     return PreparedRun(
         meta=meta,
@@ -224,17 +250,10 @@ def prepare_resume(run_dir: Path) -> PreparedRun:
         tasks=tasks,
         planned=planned,
         provider=provider,
-        judge=judge,
+        scorers=scorers,
         store=store,
         already_done=done,
     )
-
-
-def _judge_stage(judge: ModelProvider) -> JudgeStage:
-    from kubebench.judge.api import judge_attempt
-    from kubebench.judge.score import overall_score
-
-    return JudgeStage(provider=judge, judge=judge_attempt, overall=overall_score)
 
 
 async def _settle_cleanups(kube: KubeClient) -> list[str]:
@@ -242,12 +261,6 @@ async def _settle_cleanups(kube: KubeClient) -> list[str]:
     from kubebench.grading.pipeline import settle_cleanups
 
     return await settle_cleanups(kube)
-
-
-def _default_grader() -> GradeFn:
-    from kubebench.grading.pipeline import grade_answer
-
-    return grade_answer
 
 
 async def execute_run(
@@ -293,12 +306,12 @@ async def execute_run(
                 provider=prepared.provider,
                 generation=prepared.meta.generation,
                 messages_for=messages_builder(prepared.meta.shots),
-                grade=grade or _default_grader(),
+                scorers=_with_grader(prepared.scorers, grade),
                 kube=kube,
                 store_append=store.append_attempt,
+                store_score=store.append_score,
                 on_record=on_record,
                 cache=cache,
-                judge=_judge_stage(prepared.judge) if prepared.judge else None,
                 concurrency=concurrency,
                 retry=retry,
                 breaker=breaker,
@@ -327,9 +340,20 @@ async def execute_run(
         if cache is not None:
             cache.close()
         await prepared.provider.aclose()
-        if prepared.judge is not None:
-            await prepared.judge.aclose()
+        for scorer in prepared.scorers:
+            close = getattr(scorer, "aclose", None)
+            if close is not None:
+                await close()
     return store
+
+
+def _with_grader(scorers: list[Scorer], grade: GradeFn | None) -> list[Scorer]:
+    """The run's scorers, the grader grading with `grade` when one is given (tests)."""
+    if grade is None:
+        return scorers
+    from kubebench.scoring.grader import GRADER_NAME, ClusterGrader
+
+    return [ClusterGrader(grade) if s.name == GRADER_NAME else s for s in scorers]
 
 
 def run_sync(prepared: PreparedRun, conn: Connection, **options: Any) -> RunStore:

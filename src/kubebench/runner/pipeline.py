@@ -1,36 +1,44 @@
-"""The attempt pipeline: generation → grading → (judging) → store, as asyncio stages
+"""The attempt pipeline: solve (generate an answer) → score → store, as asyncio stages
 joined by bounded queues, each stage with its own concurrency.
 
+Scoring runs the run's scorers (kubebench.scoring) in two stages: those that need the
+cluster (the grader) at the grading concurrency, then the others (a judge, text
+metrics) at theirs. The pipeline knows scorers only by the protocol; the grader leaves
+its verdict in the scoring context, and the record keeps it as the attempt's evidence.
+
 Model failures are graded; infrastructure failures are recorded apart so that `--resume`
-retries them from the stage that failed, reusing whatever finished before it. A grade's
-are retried here first, with backoff (`retry`); a model call's only by its provider
-(`kubebench.retry`: one layer per call). A dead cluster is not left to each attempt: the
-run's `ClusterCircuitBreaker` watches it and stops the whole run (see runner/circuit.py).
+retries them from the stage that failed, reusing whatever finished before it (the
+answer, and every score already stored). A cluster scorer's infrastructure errors are
+retried here, with backoff (`retry`); a model call (the answer, a judge) only by its
+provider (`kubebench.retry`: one layer per call). A dead cluster is not left to each
+attempt: the run's `ClusterCircuitBreaker` watches it and stops the whole run (see
+runner/circuit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubebench import defaults
 from kubebench.cluster.client import KubeClient
-from kubebench.grading.verdict import Verdict
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig, ModelProvider
 from kubebench.retry import RetryPolicy, with_retries
 from kubebench.runner.cache import ResponseCache, cache_key, is_cacheable
 from kubebench.runner.circuit import ClusterCircuitBreaker
 from kubebench.runner.records import AttemptRecord, InfrastructureStage, attempt_key, utc_now
+from kubebench.scoring.base import Score, Scorer, ScoreRecord, ScoringContext, score_key
+from kubebench.scoring.grader import ClusterGrader, GradeFn, verdict_score
 from kubebench.tasks.schema import Task
 
 # Model calls are retried by their provider (kubebench.retry), never again here.
 _ONCE = RetryPolicy(retries=0)
 
-GradeFn = Callable[[Task, str, KubeClient], Awaitable[Verdict]]
 MessagesFn = Callable[[Task], list[ChatMessage]]
+__all__ = ["AttemptPipeline", "Concurrency", "GradeFn", "PlannedAttempt", "RetryPolicy"]
 
 
 @dataclass(frozen=True)
@@ -38,15 +46,6 @@ class Concurrency:
     generation: int = defaults.GENERATION_CONCURRENCY
     grading: int = defaults.GRADING_CONCURRENCY
     judging: int = defaults.GENERATION_CONCURRENCY
-
-
-@dataclass
-class JudgeStage:
-    """The judge model and how to score with it (kubebench.judge, imported by the caller)."""
-
-    provider: ModelProvider
-    judge: Callable[[ModelProvider, Task, str, Verdict], Awaitable[Any]]  # -> Judgement
-    overall: Callable[[Verdict, Any], float | None]
 
 
 def sample_config(config: GenerationConfig, sample: int) -> GenerationConfig:
@@ -59,11 +58,13 @@ def sample_config(config: GenerationConfig, sample: int) -> GenerationConfig:
 
 @dataclass
 class PlannedAttempt:
-    """One (task, sample) to do; `previous` is an infrastructure-error record to resume."""
+    """One (task, sample) to do; `previous` is an infrastructure-error record to resume,
+    `scored` the scores already stored for it (by `name@version`), which are kept."""
 
     task: Task
     sample: int
     previous: AttemptRecord | None = None
+    scored: dict[str, Score] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -74,6 +75,8 @@ class PlannedAttempt:
 class _InFlight:
     planned: PlannedAttempt
     record: AttemptRecord
+    context: ScoringContext
+    new_scores: list[ScoreRecord] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
 
@@ -92,12 +95,13 @@ class AttemptPipeline:
         provider: ModelProvider,
         generation: GenerationConfig,
         messages_for: MessagesFn,
-        grade: GradeFn,
         kube: KubeClient,
         store_append: Callable[[AttemptRecord], None],
+        scorers: Sequence[Scorer] | None = None,
+        grade: GradeFn | None = None,
+        store_score: Callable[[ScoreRecord], None] = lambda _: None,
         on_record: Callable[[AttemptRecord], None] = lambda _: None,
         cache: ResponseCache | None = None,
-        judge: JudgeStage | None = None,
         concurrency: Concurrency | None = None,
         retry: RetryPolicy | None = None,
         breaker: ClusterCircuitBreaker | None = None,
@@ -105,11 +109,14 @@ class AttemptPipeline:
         self.provider = provider
         self.generation = generation
         self.messages_for = messages_for
-        self.grade = grade
+        # Without scorers, the cluster grader alone (with `grade`, a test's grader).
+        chosen = list(scorers) if scorers is not None else [ClusterGrader(grade)]
+        self.cluster_scorers = [s for s in chosen if getattr(s, "needs_cluster", False)]
+        self.other_scorers = [s for s in chosen if not getattr(s, "needs_cluster", False)]
         self.kube = kube
         self.store_append = store_append
+        self.store_score = store_score
         self.on_record = on_record
-        self.judge = judge
         self.concurrency = concurrency or Concurrency()
         self.retry = retry or RetryPolicy()
         self.breaker = breaker
@@ -129,7 +136,7 @@ class AttemptPipeline:
         for item in planned:
             todo.put_nowait(item)
         n_gen, n_grade = self.concurrency.generation, self.concurrency.grading
-        n_judge = self.concurrency.judging if self.judge else 0
+        n_judge = self.concurrency.judging if self.other_scorers else 0
         for _ in range(n_gen):
             todo.put_nowait(None)
         workers: set[asyncio.Task[None]] = set()
@@ -155,17 +162,17 @@ class AttemptPipeline:
                 for _ in range(sink_workers):
                     await sink.put(None)
 
-        next_after_grade = judged_in if self.judge else None
+        next_after_grade = judged_in if self.other_scorers else None
 
         async def grade_then_pass(item: _InFlight) -> None:
-            await self._grade(item)
+            await self._score(item, self.cluster_scorers, "grading_s", watched=True)
             if next_after_grade is not None and item.record.infrastructure_error is None:
                 await next_after_grade.put(item)
             else:
                 await self._finish(item)
 
         async def judge_then_finish(item: _InFlight) -> None:
-            await self._judge(item)
+            await self._score(item, self.other_scorers, "scoring_s", watched=False)
             await self._finish(item)
 
         async def generate_then_pass(item: PlannedAttempt) -> None:
@@ -179,7 +186,7 @@ class AttemptPipeline:
             async with asyncio.TaskGroup() as group:
                 group.create_task(stage(n_gen, todo, generate_then_pass, graded_in, n_grade))
                 group.create_task(stage(n_grade, graded_in, grade_then_pass, judged_in, n_judge))
-                if self.judge:
+                if self.other_scorers:
                     group.create_task(stage(n_judge, judged_in, judge_then_finish, None, 0))
 
         try:
@@ -225,8 +232,8 @@ class AttemptPipeline:
             model_id=self.provider.model_id,
             generation=sample_config(self.generation, planned.sample),
         )
-        flight = _InFlight(planned, record)
-        if prev is not None and prev.infrastructure_stage in ("grading", "judge"):
+        flight = _InFlight(planned, record, ScoringContext(kube=self.kube))
+        if prev is not None and prev.infrastructure_stage not in (None, "generation"):
             # The answer was generated before the failure: reuse it, never re-generate.
             record.messages, record.answer = prev.messages, prev.answer
             record.finish_reason, record.cached = prev.finish_reason, prev.cached
@@ -235,8 +242,14 @@ class AttemptPipeline:
                 prev.completion_tokens,
             )
             record.latency_s, record.retries = prev.latency_s, prev.retries
-            if prev.infrastructure_stage == "judge":
-                record.verdict = prev.verdict
+            record.timings = {k: v for k, v in prev.timings.items() if k != "total_s"}
+            if prev.verdict is not None and not prev.verdict.infrastructure_error:
+                # Grading finished before the failure: its verdict (the grader's score)
+                # is kept as it is, never graded again.
+                record.verdict = flight.context.verdict = prev.verdict
+                grade = verdict_score(prev.verdict)
+                planned.scored.setdefault(grade.key, grade)
+            flight.context.scores = {s.name: s for s in planned.scored.values()}
             return flight
         started = time.monotonic()
         messages = self.messages_for(task)
@@ -266,52 +279,42 @@ class AttemptPipeline:
         record.timings["generation_s"] = time.monotonic() - started
         return flight
 
-    async def _grade(self, flight: _InFlight) -> None:
-        record, task = flight.record, flight.planned.task
-        if record.verdict is not None:  # resumed after a judge failure
-            return
+    async def _score(
+        self, flight: _InFlight, scorers: list[Scorer], timing: str, *, watched: bool
+    ) -> None:
+        """Run `scorers` in order on one attempt, skipping those whose score is stored
+        already; the first that fails on infrastructure (after retries) stops the attempt."""
+        record, task, context = flight.record, flight.planned.task, flight.context
         started = time.monotonic()
+        before_retry = self.breaker.before_retry if watched and self.breaker else None
+        for scorer in scorers:
+            if score_key(scorer.name, scorer.version) in flight.planned.scored:
+                continue
 
-        async def call() -> Verdict:
-            return await self.grade(task, record.answer, self.kube)
+            async def call(scorer: Scorer = scorer) -> Score:
+                return await scorer.score(task, record, context)
 
-        verdict, error, used = await with_retries(
-            call,
-            self.retry,
-            lambda v: v.infrastructure_error,
-            self.breaker.before_retry if self.breaker else None,
-        )
-        record.retries += used
-        record.verdict = verdict
-        record.timings["grading_s"] = time.monotonic() - started
-        if error is not None:
-            self._fail(record, "grading", error)
-
-    async def _judge(self, flight: _InFlight) -> None:
-        assert self.judge is not None and flight.record.verdict is not None
-        record, task, verdict = flight.record, flight.planned.task, flight.record.verdict
-        judge = self.judge
-        started = time.monotonic()
-
-        async def call() -> Any:
-            return await judge.judge(judge.provider, task, record.answer, verdict)
-
-        judgement, error, used = await with_retries(call, _ONCE)
-        record.retries += used
-        record.judge_id = judge.provider.model_id
-        record.timings["judge_s"] = time.monotonic() - started
-        if judgement is None:
-            self._fail(record, "judge", error or "judge failed")
-            return
-        record.judgement = judgement.model_dump(mode="json")
-        record.overall_score = judge.overall(verdict, judgement)
+            # A scorer that calls a model (a judge) is retried by its provider only.
+            policy = self.retry if scorer.needs_cluster else _ONCE
+            score, error, used = await with_retries(call, policy, before_retry=before_retry)
+            record.retries += used
+            record.verdict = context.verdict
+            if score is None:
+                self._fail(record, "scoring", error or f"{scorer.name} failed", scorer.name)
+                break
+            context.scores[score.name] = score
+            flight.new_scores.append(ScoreRecord(attempt_key=record.attempt_key, score=score))
+        record.timings[timing] = record.timings.get(timing, 0.0) + time.monotonic() - started
 
     # -- finishing --------------------------------------------------------------------
 
     @staticmethod
-    def _fail(record: AttemptRecord, stage: InfrastructureStage, error: str) -> None:
+    def _fail(
+        record: AttemptRecord, stage: InfrastructureStage, error: str, scorer: str | None = None
+    ) -> None:
         record.infrastructure_error = error
         record.infrastructure_stage = stage
+        record.infrastructure_scorer = scorer
 
     async def _finish(self, flight: _InFlight) -> None:
         record = flight.record
@@ -322,6 +325,10 @@ class AttemptPipeline:
             await self.breaker.settled()
         record.timings["total_s"] = time.monotonic() - flight.started
         record.finished_at = utc_now()
+        # Scores first: the attempt's line is what marks it done, so a kill between the
+        # two leaves scores a resume supersedes, never an attempt without its scores.
+        for score in flight.new_scores:
+            self.store_score(score)
         self.store_append(record)
         self.on_record(record)
 

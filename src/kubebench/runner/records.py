@@ -16,7 +16,9 @@ from kubebench.models.base import ChatMessage, GenerationConfig
 
 RUN_SCHEMA_VERSION = 1
 
-InfrastructureStage = Literal["generation", "grading", "judge"]
+# "grading" and "judge" are what runs written before scorers kept; a run now records
+# "scoring" and names the scorer that failed in `infrastructure_scorer`.
+InfrastructureStage = Literal["generation", "scoring", "grading", "judge"]
 
 
 def utc_now() -> str:
@@ -40,6 +42,9 @@ class RunMeta(BaseModel):
     # the providers from. Ids never hold credentials (the registry refuses them).
     model_spec: str | None = None
     judge_spec: str | None = None
+    # The scorer specs the run scores every attempt with, in order (`grader` first).
+    # Runs written before scorers were named have none: see `scorer_specs`.
+    scorers: list[str] = Field(default_factory=list)
     provider: dict[str, Any] = Field(default_factory=dict)  # the provider's describe()
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     prompt_version: str = ""
@@ -63,9 +68,18 @@ class RunMeta(BaseModel):
     def planned_attempts(self) -> int:
         return len(self.task_ids) * self.samples
 
+    @property
+    def scorer_specs(self) -> list[str]:
+        """The run's scorers; for an older run, the grader and its `--judge` if any."""
+        if self.scorers:
+            return list(self.scorers)
+        judge = self.judge_spec or self.judge_id
+        return ["grader", *([f"judge:{judge}"] if judge else [])]
+
 
 class AttemptRecord(BaseModel):
-    """One finished attempt: prompt, answer, verdict, judgement, cost and timings.
+    """One finished attempt: prompt, answer, the grader's verdict, cost and timings
+    (every score, the grader's included, is in scores.jsonl).
 
     `infrastructure_error` set means the harness failed, not the model: such a record
     counts in no rate and is retried on `--resume` (from `infrastructure_stage`).
@@ -86,11 +100,14 @@ class AttemptRecord(BaseModel):
     verdict: Verdict | None = None
     infrastructure_error: str | None = None
     infrastructure_stage: InfrastructureStage | None = None
+    infrastructure_scorer: str | None = None  # the scorer (name) that failed, at "scoring"
     retries: int = 0  # infrastructure retries spent on this attempt, all stages
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_s: float = 0.0  # the model call (0 when cached)
     cached: bool = False
+    # Written by runs before scores were stored apart (read into scores.jsonl's view by
+    # kubebench.runner.scores); new runs leave them empty.
     judge_id: str | None = None
     judgement: dict[str, Any] | None = None  # kubebench.judge.schema.Judgement as JSON
     overall_score: float | None = None

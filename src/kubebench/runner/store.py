@@ -1,4 +1,4 @@
-"""The run store: `runs/<run-id>/` with run.json, attempts.jsonl, judgements.jsonl and an
+"""The run store: `runs/<run-id>/` with run.json, attempts.jsonl, scores.jsonl and an
 SQLite index.
 
 attempts.jsonl is the truth: one `AttemptRecord` per line, appended, flushed and fsynced
@@ -9,6 +9,10 @@ attempts.jsonl.garbled before appending. A later line with the same attempt_key
 supersedes an earlier one (a `--resume` retrying an infrastructure error). index.sqlite
 summarises the JSONL for quick look-ups and is rebuilt from it whenever it is missing or
 does not match the JSONL's size.
+
+scores.jsonl holds every scorer's scores (`ScoreRecord` lines, appended the same way);
+`scores()` applies the one rule (the latest score of a name and version wins) over it
+and over what older runs kept elsewhere (kubebench.runner.scores reads those).
 
 Answers can hold secrets from the tasks: run folders are 0700 and their files 0600.
 """
@@ -29,10 +33,12 @@ from pydantic_core import PydanticSerializationError
 
 from kubebench.errors import UserError
 from kubebench.runner.records import AttemptRecord, RunMeta
+from kubebench.scoring.base import Score, ScoreRecord
 
 RUN_FILE = "run.json"
 ATTEMPTS_FILE = "attempts.jsonl"
-JUDGEMENTS_FILE = "judgements.jsonl"
+JUDGEMENTS_FILE = "judgements.jsonl"  # written by runs before scores.jsonl; read only
+SCORES_FILE = "scores.jsonl"
 INDEX_FILE = "index.sqlite"
 LOCK_FILE = ".lock"
 GARBLED_SUFFIX = ".garbled"  # attempts.jsonl.garbled: last lines set aside by a writer
@@ -197,7 +203,7 @@ class RunStore:
         self.run_dir = run_dir
         self.meta = meta
         self._attempts_fd: int | None = None
-        self._judgements_fd: int | None = None
+        self._scores_fd: int | None = None
         self._lock_fd: int | None = None
         self._index: sqlite3.Connection | None = None
         # Lines readers skipped or writers set aside, one sentence each, for the CLI.
@@ -212,6 +218,10 @@ class RunStore:
     @property
     def judgements_path(self) -> Path:
         return self.run_dir / JUDGEMENTS_FILE
+
+    @property
+    def scores_path(self) -> Path:
+        return self.run_dir / SCORES_FILE
 
     @property
     def index_path(self) -> Path:
@@ -288,7 +298,7 @@ class RunStore:
                 os.chmod(path, DIR_MODE if path == self.run_dir else FILE_MODE)
 
     def close(self) -> None:
-        for name in ("_attempts_fd", "_judgements_fd", "_lock_fd"):
+        for name in ("_attempts_fd", "_scores_fd", "_lock_fd"):
             fd = getattr(self, name)
             if fd is not None:
                 os.close(fd)
@@ -363,11 +373,18 @@ class RunStore:
             size = os.fstat(self._attempts_fd).st_size
             index.execute("UPDATE source SET size = ?", (size,))
 
-    def append_judgement(self, rec: BaseModel) -> None:
-        """Append one `kubebench.judge.schema.JudgementRecord` to judgements.jsonl."""
-        if self._judgements_fd is None:
-            self._judgements_fd = self._append_fd(self.judgements_path, _is_json_object)
-        self._write_line(self._judgements_fd, rec)
+    def append_score(self, rec: ScoreRecord) -> None:
+        """Append one score to scores.jsonl (append + flush + fsync)."""
+        if self._scores_fd is None:
+            self._scores_fd = self._append_fd(self.scores_path, _is_json_object)
+        self._write_line(self._scores_fd, rec)
+
+    def append_judgement(self, rec: Any) -> None:
+        """Append a `kubebench.judge.schema.JudgementRecord`, as the judge's score."""
+        from kubebench.scoring.judge import judgement_score
+
+        score = judgement_score(rec.judgement, None, created_by=rec.judge_id)
+        self.append_score(ScoreRecord(attempt_key=rec.attempt_key, score=score))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -407,15 +424,12 @@ class RunStore:
     def attempts(self) -> list[AttemptRecord]:
         """The current record of each attempt: the last line of each attempt_key, in the
         order the keys first appeared."""
-        latest: dict[str, AttemptRecord] = {}
-        for rec in self.attempt_history():
-            latest[rec.attempt_key] = rec
-        return list(latest.values())
+        return _latest(self.attempt_history())
 
-    def judgement_lines(self) -> list[dict[str, Any]]:
-        """judgements.jsonl as plain dicts (for readers that do not import the judge);
-        lines that are not JSON objects are skipped and noted in `warnings`."""
-        lines, _ = read_jsonl_lines(self.judgements_path)
+    def _json_lines(self, path: Path) -> list[dict[str, Any]]:
+        """A JSONL file's lines as plain dicts; lines that are not JSON objects are
+        skipped and noted in `warnings`."""
+        lines, _ = read_jsonl_lines(path)
         out = []
         for offset, line in lines:
             try:
@@ -425,20 +439,58 @@ class RunStore:
             if isinstance(data, dict):
                 out.append(data)
                 continue
-            number = _line_number(self.judgements_path, offset)
-            self._warn(f"{self.judgements_path} line {number} is not a JSON object: skipped")
+            self._warn(f"{path} line {_line_number(path, offset)} is not a JSON object: skipped")
         return out
 
+    def judgement_lines(self) -> list[dict[str, Any]]:
+        """judgements.jsonl (written by older runs) as plain dicts."""
+        return self._json_lines(self.judgements_path)
+
+    def score_history(self, attempts: list[AttemptRecord] | None = None) -> list[ScoreRecord]:
+        """Every score of the run, superseded ones included, oldest first: what older
+        runs kept elsewhere (read as scores), then scores.jsonl. `attempts`: the
+        current records, when the caller has read them already."""
+        from kubebench.runner.scores import is_grader_line, legacy_score_records
+
+        stored = []
+        for data in self._json_lines(self.scores_path):
+            try:
+                stored.append(ScoreRecord.model_validate(data))
+            except ValidationError as exc:
+                self._warn(f"{self.scores_path}: a line is not a score ({_why_not_a_record(exc)})")
+        history = self.attempt_history()
+        current = attempts if attempts is not None else _latest(history)
+        graded = {rec.attempt_key for rec in stored if is_grader_line(rec)}
+        legacy = legacy_score_records(history, current, self.judgement_lines(), graded)
+        return legacy + stored
+
+    def scores(self, attempts: list[AttemptRecord] | None = None) -> dict[str, dict[str, Score]]:
+        """attempt_key -> {`name@version` -> the latest Score} (the one rule)."""
+        from kubebench.scoring.summary import current_scores
+
+        return current_scores(self.score_history(attempts))
+
     def judgements(self, judge_id: str | None = None) -> list[Any]:
-        """The records of judgements.jsonl (all, or those of one judge), as
+        """The judges' scores in store order (all, or one judge's), as
         `kubebench.judge.schema.JudgementRecord`."""
-        from kubebench.judge.schema import JudgementRecord  # the judge room owns the type
+        from kubebench.judge.schema import JudgementRecord
+        from kubebench.scoring.judge import is_judge_score, judge_score_name, score_judgement
 
         out = []
-        for data in self.judgement_lines():
-            if judge_id is not None and data.get("judge_id") != judge_id:
+        for rec in self.score_history():
+            name = rec.score.name
+            if not is_judge_score(name) or (judge_id and name != judge_score_name(judge_id)):
                 continue
-            out.append(JudgementRecord.model_validate(data))
+            judgement = score_judgement(rec.score)
+            when = {"created_at": rec.created_at} if rec.created_at else {}
+            out.append(
+                JudgementRecord(
+                    attempt_key=rec.attempt_key,
+                    judge_id=name.removeprefix("judge:"),
+                    judgement=judgement,
+                    **when,
+                )
+            )
         return out
 
     # -- index ------------------------------------------------------------------------
@@ -522,6 +574,13 @@ class RunStore:
             "SELECT attempt_key, line_offset FROM attempts WHERE infrastructure_error IS NOT NULL"
         ).fetchall()
         return {key: self.record_at(offset) for key, offset in rows}
+
+
+def _latest(history: list[AttemptRecord]) -> list[AttemptRecord]:
+    latest: dict[str, AttemptRecord] = {}
+    for rec in history:
+        latest[rec.attempt_key] = rec
+    return list(latest.values())
 
 
 def is_run_dir(path: Path) -> bool:
