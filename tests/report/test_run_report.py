@@ -196,8 +196,7 @@ def test_a_run_being_written_is_read_consistently(tmp_path: Path) -> None:
 
     def write() -> None:
         try:
-            with RunStore.create(run_dir, make_meta(keys)) as writer:
-                writer.lock()
+            with RunStore.create(run_dir, make_meta(keys), lock=True) as writer:
                 for i, key in enumerate(keys):
                     writer.append_attempt(make_record(key, success=i % 3 != 0))
                 release.wait(30)

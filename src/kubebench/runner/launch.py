@@ -292,8 +292,7 @@ async def execute_run(
             if store is None:
                 prepared.meta.kubernetes_version = server_version
                 prepared.meta.cluster = strip_userinfo(conn.server)
-                store = RunStore.create(prepared.run_dir, prepared.meta)
-                store.lock()
+                store = RunStore.create(prepared.run_dir, prepared.meta, lock=True)
                 prepared.store = store
             breaker = (
                 ClusterCircuitBreaker(

@@ -230,8 +230,10 @@ class RunStore:
     # -- opening ----------------------------------------------------------------------
 
     @classmethod
-    def create(cls, run_dir: Path, meta: RunMeta) -> RunStore:
-        """Start a new run folder and write run.json; UserError if it is already a run."""
+    def create(cls, run_dir: Path, meta: RunMeta, *, lock: bool = False) -> RunStore:
+        """Start a new run folder and write run.json; UserError if it is already a run.
+        `lock=True` takes the writer lock first, so that no reader ever sees the run
+        without its writer."""
         run_dir = Path(run_dir)
         if (run_dir / RUN_FILE).exists():
             raise UserError(
@@ -240,6 +242,8 @@ class RunStore:
             )
         make_private_dir(run_dir)
         store = cls(run_dir, meta)
+        if lock:
+            store.lock()
         store.write_meta()
         return store
 
