@@ -9,6 +9,7 @@ from typing import TypeVar
 from kubebench.cluster.client import KubeClient
 from kubebench.grading.pipeline import grade_answer
 from kubebench.grading.verdict import Verdict
+from kubebench.retry import RetryPolicy, with_retries
 from kubebench.tasks.schema import Task
 
 # Gradings in flight at once: enough to overlap the API server's latency on 2 cores.
@@ -30,25 +31,23 @@ async def gather_limited(
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-# Infrastructure errors are retried, as the runner does: e.g. the aggregation controller
-# can re-create an aggregated ClusterRole right after a cleanup deleted it.
-INFRA_RETRIES = 3
-INFRA_BACKOFF_S = 1.0
-infra_retries: list[str] = []
+# Infrastructure errors are retried through the runner's own layer: e.g. the aggregation
+# controller can re-create an aggregated ClusterRole right after a cleanup deleted it.
+INFRA_RETRY = RetryPolicy(retries=3, backoff_s=1.0)
+infra_retries: list[str] = []  # one line per grading that needed a retry
 
 
 async def grade_many(kube: KubeClient, answers: list[tuple[Task, str]]) -> list[Verdict]:
     """Grade (task, answer) pairs concurrently through the one grading code path."""
 
-    async def run(pair: tuple[Task, str]) -> Verdict:
-        verdict = await grade_answer(pair[0], pair[1], kube)
-        for attempt in range(INFRA_RETRIES):
-            if verdict.infrastructure_error is None:
-                break
-            infra_retries.append(f"{pair[0].id}: {verdict.infrastructure_error}")
-            # Back off before retrying, as the runner does, so controllers can settle.
-            await asyncio.sleep(INFRA_BACKOFF_S * 2**attempt)
-            verdict = await grade_answer(pair[0], pair[1], kube)
+    async def run(pair: tuple[Task, str]) -> Verdict | None:
+        verdict, error, used = await with_retries(
+            lambda: grade_answer(pair[0], pair[1], kube),
+            INFRA_RETRY,
+            lambda v: v.infrastructure_error,
+        )
+        if used:
+            infra_retries.append(f"{pair[0].id}: {used} retries, last error {error}")
         return verdict
 
     return await gather_limited(answers, run)  # type: ignore[return-value]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubebench import defaults
-from kubebench.cluster.client import KubeClient, ResourceInfo
+from kubebench.cluster.client import NAMESPACES, KubeClient, ResourceInfo
 from kubebench.data.counters import bucket
 from kubebench.errors import InfrastructureError
 from kubebench.grading.scope import group_of
@@ -90,12 +90,12 @@ async def ensure_namespace(
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     deadline = time.monotonic() + timeout_s
     while True:
-        resp = await kube.request("POST", "/api/v1/namespaces", body=body)
+        resp = await kube.create(body)
         if resp.ok:
             break
         if resp.reason != "AlreadyExists":
             raise InfrastructureError(f"cannot create namespace {name}: {resp.message}")
-        current = await kube.request("GET", f"/api/v1/namespaces/{name}")
+        current = await kube.request("GET", NAMESPACES.path(name=name))
         phase = ((current.body or {}).get("status") or {}).get("phase")
         if current.ok and phase != "Terminating":
             break
@@ -105,14 +105,14 @@ async def ensure_namespace(
     # KubeBench's control plane runs no serviceaccount controller: without `default`,
     # the ServiceAccount admission plugin refuses every Pod after a ~2.5 s lookup.
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
-    resp = await kube.request("POST", f"/api/v1/namespaces/{name}/serviceaccounts", body=account)
+    resp = await kube.create(account, namespace=name)
     if not resp.ok and resp.reason != "AlreadyExists":
         raise InfrastructureError(f"cannot create ServiceAccount {name}/default: {resp.message}")
 
 
 async def delete_namespace(kube: KubeClient, name: str) -> None:
     """Remove a validation namespace (tests); builds leave theirs, empty, for the next."""
-    await kube.request("DELETE", f"/api/v1/namespaces/{name}")
+    await kube.request("DELETE", NAMESPACES.path(name=name))
 
 
 async def dry_run_object(

@@ -169,7 +169,7 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
     if spec.gguf_file:
         kwargs["gguf_file"] = spec.gguf_file
     if spec.load_in_4bit:
-        kwargs["quantization_config"] = _four_bit_config(device, dtype)
+        kwargs["quantization_config"] = four_bit_config(device, dtype)
         kwargs["device_map"] = {"": device}
     try:
         tokenizer_source = spec.source
@@ -246,20 +246,23 @@ def _with_adapter(model: Any, spec: LocalModelSpec) -> Any:
     return model.merge_and_unload()  # one matmul per layer again: faster generation
 
 
-def _four_bit_config(device: str, dtype: str) -> Any:
+def four_bit_config(
+    device: str, dtype: str, *, double_quant: bool = False, what: str = "load_in_4bit"
+) -> Any:
+    """bitsandbytes 4-bit NF4 weights (CUDA only), computing in `dtype` (bfloat16 for
+    float32); `double_quant` quantises the quantisation constants too (QLoRA)."""
     if not device.startswith("cuda"):
-        raise UserError("load_in_4bit needs a CUDA device", hint="drop load_in_4bit on CPU")
+        raise UserError(f"{what} needs a CUDA device", hint="drop load_in_4bit on CPU")
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise UserError(
-            "load_in_4bit needs bitsandbytes", hint="pip install bitsandbytes"
-        ) from None
+        raise UserError(f"{what} needs bitsandbytes", hint="pip install bitsandbytes") from None
     import torch
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=double_quant,
         bnb_4bit_compute_dtype=getattr(torch, dtype if dtype != "float32" else "bfloat16"),
     )

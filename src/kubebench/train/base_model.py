@@ -14,6 +14,7 @@ from typing import Any
 from kubebench.errors import UserError
 from kubebench.models.local_loading import (
     forbid_hub_downloads,
+    four_bit_config,
     quiet_gguf_progress,
     require_torch,
     resolve_device,
@@ -74,23 +75,6 @@ def training_dtype(device: str) -> str:
     return "float32"
 
 
-def qlora_quantization() -> Any:
-    """QLoRA's base weights: 4-bit NF4, double quantisation, bfloat16 compute."""
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise UserError("qlora needs bitsandbytes", hint="pip install bitsandbytes") from None
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
-    )
-
-
 def load_tokenizer(source: BaseModelSource) -> Any:
     forbid_hub_downloads()
     require_torch()
@@ -121,7 +105,10 @@ def load_base_model(source: BaseModelSource, *, device: str, dtype: str, four_bi
     if source.gguf_file:
         kwargs["gguf_file"] = source.gguf_file
     if four_bit:
-        kwargs["quantization_config"] = qlora_quantization()
+        # QLoRA: NF4 with double quantisation, bfloat16 compute.
+        kwargs["quantization_config"] = four_bit_config(
+            device, "bfloat16", double_quant=True, what="qlora"
+        )
         kwargs["device_map"] = {"": device}
     try:
         with quiet_gguf_progress():
