@@ -129,6 +129,7 @@ async def test_ctrl_c_stops_cleanly_and_leaves_no_task_objects(
     cmd = _kubebench(
         "run", "--model", "oracle", "--kind", "Namespace", "--out", str(tmp_path),
         "--run-id", "interrupted", "--grading-concurrency", "4", *cluster_args,
+        "--samples", "4",  # 408 attempts: a quiet machine must not finish before the signal
     )  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     attempts = run_dir / "attempts.jsonl"
