@@ -206,6 +206,7 @@ BENCH_DATA_ROW_GROUP = 2_000
 # -- Fine-tuning (train/) ---------------------------------------------------------------
 # LoRA: rank, scale and dropout after TRL's PEFT guidance; every linear layer adapted.
 TRAIN_METHOD = "lora"
+TRAIN_EXTRA_TASK_SPLIT = "dev"  # the only benchmark split `extra_tasks` may add
 TRAIN_LORA_R = 16
 TRAIN_LORA_ALPHA = 32
 TRAIN_LORA_DROPOUT = 0.05

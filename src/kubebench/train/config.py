@@ -53,11 +53,20 @@ class TrainConfig(BaseModel):
     gradient_checkpointing: bool = False  # saves memory, costs ~20 % time
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)
+    # Benchmark splits added to the training examples as prompt → reference (only "dev";
+    # the test split is refused). The dev split then cannot choose a checkpoint fairly.
+    extra_tasks: list[str] = Field(default_factory=list)
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     export_merged: bool = True  # also write the adapter merged into the base weights
 
     @model_validator(mode="after")
     def _checks(self) -> TrainConfig:
+        for split in self.extra_tasks:
+            if split != defaults.TRAIN_EXTRA_TASK_SPLIT:
+                raise ValueError(
+                    f"extra_tasks may only name the {defaults.TRAIN_EXTRA_TASK_SPLIT!r} split, "
+                    f"not {split!r}: training on the test split would leak it"
+                )
         if self.lr_scheduler not in _scheduler_names():
             raise ValueError(
                 f"lr_scheduler {self.lr_scheduler!r} is not one of {', '.join(_scheduler_names())}"

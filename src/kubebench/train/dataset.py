@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ class ChatSplits:
     validation: list[dict[str, Any]]
     card_sha256: str
     card_summary: str
+    task_examples: dict[str, int] = field(default_factory=dict)  # split → examples added
 
 
 def to_prompt_completion(record: dict[str, Any], where: str) -> dict[str, Any]:
@@ -88,10 +89,30 @@ def card_summary(folder: Path, train: int, validation: int) -> str:
     return f"{title}: {counts}" if title else counts
 
 
+def task_examples(split: str) -> list[dict[str, Any]]:
+    """A benchmark split's tasks as prompt → reference examples, with the messages and
+    answer format `kubebench run` uses (zero-shot)."""
+    from kubebench.models.prompts import build_messages, example_answer
+    from kubebench.tasks.loader import load_tasks
+
+    return [
+        {
+            "prompt": [m.model_dump() for m in build_messages(task)],
+            "completion": [{"role": "assistant", "content": example_answer(task)}],
+        }
+        for task in load_tasks(split)
+    ]
+
+
 def load_chat_splits(
-    folder: Path, *, max_train: int | None = None, max_eval: int | None = None
+    folder: Path,
+    *,
+    max_train: int | None = None,
+    max_eval: int | None = None,
+    extra_tasks: list[str] | None = None,
 ) -> ChatSplits:
-    """Both splits of `folder`, as prompt-completion examples, and the card's hash."""
+    """Both splits of `folder`, as prompt-completion examples, and the card's hash;
+    `extra_tasks` splits' tasks are added to the training examples (after the cut)."""
     if not folder.is_dir():
         raise UserError(
             f"no dataset folder at {folder}", hint="build one with kubebench data build"
@@ -106,9 +127,20 @@ def load_chat_splits(
         raise UserError(f"{paths['train']} holds no examples")
     if not validation:
         raise UserError(f"{paths['validation']} holds no examples (needed for eval loss)")
+    added: dict[str, int] = {}
+    for split in extra_tasks or []:
+        examples = task_examples(split)
+        train.extend(examples)
+        added[split] = len(examples)
+    summary = card_summary(folder, len(train), len(validation))
+    if added:
+        summary += (
+            " (" + ", ".join(f"{n} from the {s} split's tasks" for s, n in added.items()) + ")"
+        )
     return ChatSplits(
         train=train,
         validation=validation,
         card_sha256=card_sha256(folder),
-        card_summary=card_summary(folder, len(train), len(validation)),
+        card_summary=summary,
+        task_examples=added,
     )

@@ -88,6 +88,13 @@ def evaluate_checkpoints(
     from kubebench.train.analysis import analyze_run
 
     run = RunDir(run_dir)
+    trained_on = run.read_record().get("config", {}).get("extra_tasks", [])
+    if "dev" in trained_on:
+        raise UserError(
+            f"{run_dir} trained on the dev split's tasks, so dev success cannot choose "
+            "its checkpoint fairly",
+            hint="pick by validation loss (train analyze) and grade once on the test split",
+        )
     steps = choose_steps(run, checkpoints)
     curve = analyze_run(run.root).eval_loss
     eval_loss = dict(zip(curve.steps, curve.values, strict=True))

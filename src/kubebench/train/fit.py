@@ -254,6 +254,7 @@ def new_record(
             "summary": splits.card_summary,
             "train_examples": len(splits.train),
             "validation_examples": len(splits.validation),
+            "task_examples": splits.task_examples,
         },
         "hardware": hardware(device),
         "dtype": dtype,
@@ -302,7 +303,10 @@ def train(
     device = training_device(config.device, config.method)
     dtype = training_dtype(device)
     splits = load_chat_splits(
-        config.dataset, max_train=config.max_train_examples, max_eval=config.max_eval_examples
+        config.dataset,
+        max_train=config.max_train_examples,
+        max_eval=config.max_eval_examples,
+        extra_tasks=config.extra_tasks,
     )
     run = prepare_run_dir(config, run_dir, resume=resume)
     checkpoints = run.checkpoint_steps() if resume else {}

@@ -1,0 +1,52 @@
+"""The dev split's tasks as extra training examples (the issue's ablation); never test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubebench.errors import UserError
+from kubebench.models.prompts import SYSTEM_PROMPT
+from kubebench.tasks.loader import load_tasks
+from kubebench.train.config import config_from_dict
+from kubebench.train.dataset import load_chat_splits
+from kubebench.train.dev_eval import evaluate_checkpoints, parse_eval_tasks
+from kubebench.train.run_dir import RunDir, write_json_atomic
+
+
+def test_dev_tasks_join_the_training_split_as_prompt_and_reference(
+    memorise_data: Path,
+) -> None:
+    plain = load_chat_splits(memorise_data)
+    both = load_chat_splits(memorise_data, extra_tasks=["dev"])
+    dev = load_tasks("dev")
+    assert len(both.train) == len(plain.train) + len(dev)
+    assert both.validation == plain.validation and both.task_examples == {"dev": len(dev)}
+    added = both.train[len(plain.train) :]
+    first, task = added[0], dev[0]
+    assert first["prompt"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert first["prompt"][-1] == {"role": "user", "content": task.prompt}
+    assert first["completion"][0]["content"] == f"```yaml\n{task.reference.strip()}\n```"
+    assert f"{len(dev)} from the dev split's tasks" in both.card_summary
+
+
+def test_the_test_split_can_never_be_trained_on(memorise_data: Path) -> None:
+    with pytest.raises(UserError, match=r"extra_tasks.*test split would leak"):
+        config_from_dict({"dataset": str(memorise_data), "extra_tasks": ["test"]}, Path("."))
+    config = config_from_dict({"dataset": str(memorise_data), "extra_tasks": ["dev"]}, Path("."))
+    assert config.extra_tasks == ["dev"]
+
+
+def test_a_run_trained_on_dev_tasks_is_not_chosen_on_dev(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    write_json_atomic(run.record, {"config": {"extra_tasks": ["dev"]}})
+    with pytest.raises(UserError, match="trained on the dev split's tasks"):
+        # Refused before any cluster is touched: no connection is needed to say no.
+        evaluate_checkpoints(
+            run.root,
+            parse_eval_tasks("dev:stratified 1"),
+            None,
+            checkpoints=["last"],  # type: ignore[arg-type]
+        )
