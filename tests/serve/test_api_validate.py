@@ -75,7 +75,9 @@ def test_bad_name_gets_the_servers_message_and_causes(validate: Callable[..., An
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\ndata:\n  a: b\n"
     (doc,) = validate(text)["documents"]
     assert doc["stage"] == "dry_run" and not doc["valid"]
-    assert doc["message"].startswith('ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value')
+    assert doc["message"].startswith(
+        'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value'
+    )
     assert "RFC 1123" in doc["message"]
     (cause,) = doc["causes"]
     assert cause["field"] == "metadata.name" and cause["reason"] == "FieldValueInvalid"
