@@ -3,6 +3,7 @@ server-sent events ending in `data: [DONE]`)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,7 +21,7 @@ from kubebench.serve.chat_schema import (
     usage_of,
 )
 from kubebench.serve.generation import Generation
-from kubebench.serve.proxy import dumps, proxy_chat
+from kubebench.serve.proxy import proxy_chat
 from kubebench.serve.responses import ClosingStream, once
 from kubebench.serve.state import ServeState
 
@@ -39,7 +40,7 @@ async def list_models(request: Request) -> dict[str, Any]:
 
 
 def _event(data: dict[str, Any]) -> bytes:
-    return f"data: {dumps(data)}\n\n".encode()
+    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
 @router.post("/v1/chat/completions")
