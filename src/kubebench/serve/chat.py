@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from kubebench.errors import KubeBenchError
+from kubebench.models.openai import OpenAIProvider
 from kubebench.serve.api_errors import ApiError
 from kubebench.serve.chat_schema import (
     ChatRequest,
@@ -50,9 +51,10 @@ async def chat_completions(request: Request, body: ChatRequest) -> Response:
     served = state.pool.get(body.model)
     assert served.provider is not None
     if served.upstream:
+        upstream = cast(OpenAIProvider, served.provider)
         await state.pool.acquire()
         raw = body.model_dump(exclude_unset=True, mode="json")
-        return await proxy_chat(served.provider, raw, on_close=once(state.pool.release))  # type: ignore[arg-type]
+        return await proxy_chat(upstream, raw, on_close=once(state.pool.release))
     messages, config = body.messages_in(), body.generation_config()
     generation = Generation(
         served.provider, served.model_id, messages, config, state.metrics, started=started
