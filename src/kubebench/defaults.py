@@ -229,3 +229,27 @@ TRAIN_SPIKE_SIGMA = 4.0
 TRAIN_SPIKE_WINDOW = 10
 TRAIN_OVERFIT_EVALS = 3
 TRAIN_PLATEAU_MIN_IMPROVEMENT = 0.01
+
+# serve -----------------------------------------------------------------------------
+# `kubebench serve` (serve/): where it listens, what one client may ask, and how much
+# generation runs at once.
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8000
+SERVE_MAX_BODY_BYTES = 2 * 1024 * 1024  # a request body over this is answered 413
+SERVE_RATE_PER_S = 20.0  # requests per second one client IP may sustain (0: no limit)
+SERVE_RATE_BURST = 60  # ...and how many it may send at once
+SERVE_MAX_GENERATIONS = 32  # chat completions generating at once (fills one local batch)
+SERVE_MAX_QUEUED = 64  # more waiting than this is answered 503
+SERVE_QUEUE_WAIT_S = 30.0  # a request that waited this long for a slot gets 503
+SERVE_MAX_TOKENS = 512  # a chat request's max_tokens when it gives none
+SERVE_MAX_TOKENS_LIMIT = 4096  # the most one request may ask for
+SERVE_VALIDATE_NAMESPACE = "kubebench-serve-validation"  # where namespaced dry-runs go
+SERVE_VALIDATE_LABEL = "kubebench.io/serve"  # not the attempt label: graders never sweep it
+SERVE_PAGE_LIMIT = 50  # items per page of the JSON API without ?limit=
+SERVE_PAGE_LIMIT_MAX = 500
+SERVE_DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+SERVE_UPSTREAM_TIMEOUT_S = 120.0  # a proxied openai: request
+# `kubebench bench serve`.
+BENCH_SERVE_CONCURRENCY = (1, 8, 32)
+BENCH_SERVE_MAX_TOKENS = 32
+BENCH_SERVE_VALIDATE_REQUESTS = 200

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "bench",
     "data",
     "train",
+    "serve",
 )
 
 app = typer.Typer(

@@ -3,11 +3,14 @@
 They exercise the whole harness without a model: the oracle answers each task's
 reference solution (a benchmark run with it must score 100 %, which checks the tasks
 and the grader together); the scripted model answers from a file, for tests and for
-grading answers produced elsewhere. Both need the `task=` argument of `complete()`.
+grading answers produced elsewhere. Both need the `task=` argument of `complete()`,
+except for a scripted file with chat answers under the key `"*"` (a string, or a list
+answered in turn): a chat without a task (`kubebench serve`) gets those.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -17,6 +20,8 @@ from kubebench.errors import UserError
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig
 from kubebench.models.options import ProviderHelp
 from kubebench.tasks.schema import Task
+
+CHAT_KEY = "*"  # in a scripted JSON object: the answer(s) to a chat without a task
 
 
 def _require_task(provider: str, task: Task | None) -> Task:
@@ -95,7 +100,7 @@ def load_script(path: Path) -> dict[str, str]:
     except json.JSONDecodeError:
         whole = None
     if isinstance(whole, dict) and not {"task_id", "answer"} <= whole.keys():
-        return {str(k): _answer_text(path, k, v) for k, v in whole.items()}
+        return {str(k): _answer_text(path, k, v) for k, v in whole.items() if k != CHAT_KEY}
     answers: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -114,6 +119,20 @@ def load_script(path: Path) -> dict[str, str]:
     return answers
 
 
+def load_chat_answers(path: Path) -> list[str]:
+    """The answers to chats without a task: the JSON object's `"*"` value (a string or a
+    list of strings); none for JSONL files or objects without it."""
+    try:
+        whole = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    if not isinstance(whole, dict) or CHAT_KEY not in whole:
+        return []
+    value = whole[CHAT_KEY]
+    answers = value if isinstance(value, list) else [value]
+    return [_answer_text(path, CHAT_KEY, answer) for answer in answers]
+
+
 def _answer_text(path: Path, task_id: object, value: object) -> str:
     if not isinstance(value, str):
         raise UserError(f"{path}: the answer for {task_id} is not a string")
@@ -124,8 +143,9 @@ class ScriptedProvider:
     """Answers from a file of answers by task id; a task the file lacks gets ""."""
 
     PROVIDER_HELP = ProviderHelp(
-        summary="Test double: answers from a JSON object or JSONL file keyed by task id.",
-        id_syntax="scripted:<path to .json or .jsonl>",
+        summary="Test double: answers from a JSON object or JSONL file keyed by task id "
+        '(and chats without a task from the key "*").',
+        id_syntax="scripted:<path to .json or .jsonl>[?delay_s=S&load_s=S]",
         examples=("kubebench run --model scripted:answers.jsonl",),
     )
 
@@ -134,10 +154,23 @@ class ScriptedProvider:
             raise UserError(
                 "the scripted model needs a file", hint="--model scripted:answers.jsonl"
             )
-        if options:
-            raise UserError(f"the scripted model takes no options (got {', '.join(options)})")
+        unknown = sorted(set(options) - {"delay_s", "load_s"})
+        if unknown:
+            raise UserError(
+                f"unknown option(s) of the scripted model: {', '.join(unknown)}",
+                hint="it takes delay_s (seconds per answer) and load_s (seconds to load)",
+            )
+        try:
+            self.delay_s = float(options.get("delay_s", 0.0))  # type: ignore[arg-type]
+            load_s = float(options.get("load_s", 0.0))  # type: ignore[arg-type]
+        except ValueError:
+            raise UserError("the scripted model's delay_s and load_s are seconds") from None
+        # A stand-in for a model that takes a while to load or to answer (server tests).
+        time.sleep(load_s)
         self.path = Path(name).expanduser()
         self.answers = load_script(self.path)
+        self.chat_answers = load_chat_answers(self.path)
+        self._chats = 0
         self._sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
         self.model_id = f"scripted:{name}"
 
@@ -149,6 +182,12 @@ class ScriptedProvider:
         task: Task | None = None,
     ) -> Completion:
         started = time.monotonic()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if task is None and self.chat_answers:
+            answer = self.chat_answers[self._chats % len(self.chat_answers)]
+            self._chats += 1
+            return _completion(answer, started)
         answer = self.answers.get(_require_task("scripted", task).id, "")
         return _completion(answer, started)
 
@@ -158,6 +197,7 @@ class ScriptedProvider:
             "path": str(self.path.resolve()),
             "sha256": self._sha256,
             "answers": len(self.answers),
+            "chat_answers": len(self.chat_answers),
             "cacheable": False,
         }
 

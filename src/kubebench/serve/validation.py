@@ -1,0 +1,184 @@
+"""`POST /v1/validate`: YAML in, one result per document out.
+
+The grader's own stages, in its order: decode and extract (`grading.extract`), safe
+parse (`grading.parse`), the scope rules (`grading.scope`: a task's, or an open scope of
+every kind a task may allow), then server-side dry-run (`dryRun=All`,
+`fieldValidation=Strict`) on the control plane KubeBench started, never applied.
+Namespaced documents are dry-run in one scratch namespace (created at startup, empty:
+dry-runs store nothing), so that a manifest's own namespace need not exist.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubebench import defaults
+from kubebench.cluster.client import NAMESPACES, KubeClient, ResourceInfo
+from kubebench.data.validation import ensure_namespace
+from kubebench.errors import InfrastructureError
+from kubebench.grading.extract import extract_yaml
+from kubebench.grading.parse import AnswerParseError, ParsedDocument, decode_answer, parse_documents
+from kubebench.grading.scope import KNOWN_KINDS, check_scope, target_namespace
+from kubebench.tasks.schema import Kind, Task, Tier
+
+_LINE = re.compile(r"\bline (\d+)")
+_KEY = re.compile(r"[A-Za-z0-9_.\-/]+")
+_SYSTEM_NAMESPACE_PREFIX = "kube-"
+
+
+@dataclass
+class DocumentVerdict:
+    """One document's result, as the contract's `documents[i]`."""
+
+    index: int
+    line: int
+    kind: str | None = None
+    name: str | None = None
+    valid: bool = False
+    stage: str = "parse"
+    message: str | None = None
+    line_of_error: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    causes: list[dict[str, str]] = field(default_factory=list)
+
+
+def open_scope(
+    documents: list[ParsedDocument], resources: Mapping[tuple[str, str], ResourceInfo]
+) -> Task:
+    """The scope without a task: every kind a task may allow, in any namespace but the
+    system ones (`kube-*`); the grader's privilege rules as for a task that asks for no
+    sensitive grant."""
+    namespaces = {target_namespace(d, resources) for d in documents}
+    namespaces |= {d.name for d in documents if d.kind == "Namespace" and d.name}
+    allowed = sorted(n for n in namespaces if n and not n.startswith(_SYSTEM_NAMESPACE_PREFIX))
+    return Task(
+        id="validate",
+        category=Kind.ConfigMap,
+        tier=Tier.basic,
+        prompt="",
+        allowed_kinds=list(KNOWN_KINDS),
+        namespaces=allowed,
+        expectations=[],
+        reference="",
+    )
+
+
+def _error_line(message: str) -> int | None:
+    match = _LINE.search(message)
+    return int(match.group(1)) if match else None
+
+
+def field_line(lines: list[str], start: int, end: int, path: str) -> int | None:
+    """Where in lines [start, end) (1-based) the last key of a field path such as
+    `rules[0].verbs` or `metadata.name` is written; None when it cannot be told."""
+    unindexed = re.sub(r"\[[^\]]*\]", ".", path)
+    keys = [key for part in _KEY.findall(unindexed) for key in part.split(".") if key]
+    if not keys:
+        return None
+    wanted = re.compile(rf"^\s*(?:-\s+)?[\"']?{re.escape(keys[-1])}[\"']?\s*:")
+    for number in range(start, min(end, len(lines) + 1)):
+        if wanted.match(lines[number - 1]):
+            return number
+    return None
+
+
+class Validator:
+    """Validates YAML against one control plane KubeBench started."""
+
+    def __init__(
+        self, kube: KubeClient, namespace: str = defaults.SERVE_VALIDATE_NAMESPACE
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+
+    async def prepare(self) -> None:
+        """Create the scratch namespace (labelled as the server's, so no grader's sweep
+        of attempt leftovers takes it) unless it exists."""
+        await ensure_namespace(self.kube, self.namespace)
+        label = {"metadata": {"labels": {defaults.SERVE_VALIDATE_LABEL: "validation"}}}
+        resp = await self.kube.request(
+            "PATCH",
+            NAMESPACES.path(name=self.namespace),
+            params={"fieldManager": defaults.FIELD_MANAGER},
+            body=label,
+            content_type="application/merge-patch+json",
+        )
+        if not resp.ok:
+            raise InfrastructureError(f"cannot label namespace {self.namespace}: {resp.message}")
+
+    async def validate(self, text: str, task: Task | None = None) -> dict[str, Any]:
+        """The contract's `{"valid": ..., "documents": [...]}` for `text`."""
+        documents, failure = self._parse(text)
+        if failure is not None:
+            return {"valid": False, "documents": [failure.__dict__]}
+        resources = await self.kube.discover()
+        scope = task or open_scope(documents, resources)
+        refused = {v.document.index: v.reason for v in check_scope(documents, scope, resources)}
+        lines = text.replace("\r\n", "\n").split("\n")
+        starts = [d.line for d in documents] + [len(lines) + 1]
+        out = []
+        for doc in documents:
+            verdict = DocumentVerdict(
+                index=doc.index, line=doc.line, kind=doc.kind or None, name=doc.name or None
+            )
+            if doc.index in refused:
+                verdict.stage, verdict.message = "scope", refused[doc.index]
+                verdict.line_of_error = doc.line
+            else:
+                end = next((s for s in starts if s > doc.line), len(lines) + 1)
+                await self._dry_run(doc, resources, verdict, lines, end)
+            out.append(verdict.__dict__)
+        return {"valid": all(d["valid"] for d in out), "documents": out}
+
+    def _parse(self, text: str) -> tuple[list[ParsedDocument], DocumentVerdict | None]:
+        try:
+            decoded = decode_answer(text)
+            extraction = extract_yaml(decoded)
+            if not extraction.blocks:
+                raise AnswerParseError("no YAML found in the input")
+            documents = parse_documents(extraction.blocks)
+        except AnswerParseError as exc:
+            verdict = DocumentVerdict(
+                0, 1, message=exc.reason, line_of_error=_error_line(exc.reason)
+            )
+            return [], verdict
+        if not documents:
+            return [], DocumentVerdict(0, 1, message="the YAML holds no documents")
+        return documents, None
+
+    async def _dry_run(
+        self,
+        doc: ParsedDocument,
+        resources: Mapping[tuple[str, str], ResourceInfo],
+        verdict: DocumentVerdict,
+        lines: list[str],
+        end: int,
+    ) -> None:
+        verdict.stage = "dry_run"
+        body = doc.obj
+        info = resources.get((doc.api_version, doc.kind))
+        if info is not None and info.namespaced:
+            body = copy.copy(doc.obj)
+            body["metadata"] = {**doc.metadata, "namespace": self.namespace}
+        resp = await self.kube.create(body, dry_run=True)
+        verdict.warnings = list(resp.warnings)
+        if resp.ok or resp.reason == "AlreadyExists":
+            # The server validates an object before it looks for a stored one of its name.
+            verdict.valid, verdict.stage = True, "ok"
+            if not resp.ok:
+                verdict.message = "an object of this name exists on the server; valid as new"
+            return
+        verdict.message = resp.message.replace(
+            f'"{self.namespace}"', f'"{target_namespace(doc, resources)}"'
+        )
+        verdict.causes = [
+            {"field": c.field, "message": c.message, "reason": c.reason} for c in resp.causes
+        ]
+        fields = [c.field for c in resp.causes if c.field]
+        verdict.line_of_error = (
+            field_line(lines, doc.line, end, fields[0]) if fields else None
+        ) or doc.line
