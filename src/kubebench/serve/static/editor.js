@@ -114,7 +114,9 @@ export function editorPage(root) {
   /** Lines of each document: [start, end] (1-based, inclusive) from the documents' first lines. */
   function ranges() {
     const docs = (verdict && verdict.documents) || [];
-    const total = area.value.split("\n").length;
+    const all = area.value.split("\n");
+    // A final newline does not start a line of the last document.
+    const total = all.length - (all.length > 1 && all[all.length - 1] === "" ? 1 : 0);
     return docs.map((doc, i) => ({
       doc,
       start: doc.line,

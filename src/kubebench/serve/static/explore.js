@@ -5,6 +5,7 @@ import { getJSON } from "./api.js";
 import { debounce, el, percent, rateColour, replace, show, table } from "./dom.js";
 
 const PAGE = 50;
+const FACET_PAGE = 500; // the API's largest page
 const taskFilters = { kind: "", tier: "", operation: "", split: "", q: "", offset: 0 };
 const attemptFilters = { kind: "", tier: "", passed: "", offset: 0 };
 const seenFacets = { kind: new Set(), tier: new Set(), operation: new Set(), split: new Set() };
@@ -70,11 +71,7 @@ async function taskList(body) {
   });
   const rerender = async () => {
     const page = await getJSON("/api/tasks", { ...taskFilters, limit: PAGE });
-    const facets = page.facets || {};
-    for (const name of Object.keys(seenFacets)) {
-      for (const value of facets[name] || []) seenFacets[name].add(value);
-      for (const item of page.items) if (item[name]) seenFacets[name].add(item[name]);
-    }
+    await learnFacets(page);
     replace(controls,
       ["kind", "tier", "operation", "split"].map((name) => facetSelect(name, seenFacets[name], taskFilters, rerender)),
       search);
@@ -92,6 +89,32 @@ async function taskList(body) {
     rerender().catch(showError(results));
   }, 300));
   await rerender();
+}
+
+let facetsLearned = false;
+
+/** Fill the filter drop-downs' values: the server's `facets` when it sends them, else
+ * (once) the values of every task, read in the largest pages the API allows. */
+async function learnFacets(page) {
+  const add = (items) => {
+    for (const name of Object.keys(seenFacets)) {
+      for (const item of items) if (item[name]) seenFacets[name].add(item[name]);
+    }
+  };
+  add(page.items);
+  if (page.facets) {
+    for (const name of Object.keys(seenFacets)) {
+      for (const value of page.facets[name] || []) seenFacets[name].add(value);
+    }
+    return;
+  }
+  if (facetsLearned) return;
+  facetsLearned = true;
+  for (let offset = 0; offset < 20000; offset += FACET_PAGE) {
+    const all = await getJSON("/api/tasks", { offset, limit: FACET_PAGE });
+    add(all.items);
+    if (offset + FACET_PAGE >= all.total) break;
+  }
 }
 
 const showError = (node) => (error) => replace(node, el("p", { class: "error" }, error.message));
@@ -186,14 +209,15 @@ async function runDetail(body, runId) {
 }
 
 function documentNode(doc) {
-  if (typeof doc !== "object" || doc === null) return el("li", {}, show(doc));
   const what = [doc.kind, doc.name].filter(Boolean).join("/") || `document ${(doc.index ?? 0) + 1}`;
-  const message = doc.message ?? doc.error ?? null;
-  const rest = Object.fromEntries(Object.entries(doc).filter(([k]) => !["kind", "name", "message", "error"].includes(k)));
+  const where = doc.namespace ? ` in ${doc.namespace}` : "";
+  const ok = doc.dry_run_ok;
   return el("li", { testid: "attempt-document" },
-    el("strong", {}, what), " ",
-    message ? el("span", { class: "error" }, message) : el("span", { class: "muted" }, "no message"),
-    el("div", { class: "muted small" }, JSON.stringify(rest)));
+    el("span", { class: ok ? "badge valid" : "badge invalid" }, ok ? "dry-run ok" : "dry-run failed"), " ",
+    el("strong", {}, what), where, doc.applied ? el("span", { class: "muted" }, " · applied") : null,
+    doc.message ? el("div", { class: "error" }, doc.reason ? `${doc.reason}: ${doc.message}` : doc.message) : null,
+    (doc.causes || []).map((cause) => el("div", { class: "muted small" }, show(cause))),
+    (doc.warnings || []).map((warning) => el("div", { class: "warning" }, `warning: ${warning}`)));
 }
 
 function diffNode(diff) {
@@ -210,12 +234,17 @@ async function attemptDetail(body, runId, attemptId) {
   replace(body,
     el("p", {}, link(`#/explore/run/${enc(runId)}`, `‹ run ${runId}`)),
     el("h2", { testid: "attempt-title" }, `${attemptId}`),
-    el("p", { class: "muted" }, "task ", link(`#/explore/task/${enc(a.task_id)}`, a.task_id)),
+    el("p", {},
+      el("span", { class: a.passed ? "badge valid" : "badge invalid", testid: "attempt-result" },
+        a.passed ? "passed" : `failed at ${a.stage}`), " task ",
+      link(`#/explore/task/${enc(a.task_id)}`, a.task_id), el("span", { class: "muted" }, ` · ${a.kind} · ${a.tier} · sample ${show(a.sample)}`)),
+    a.reason ? el("p", { class: "muted", testid: "attempt-reason" }, a.reason) : null,
+    a.infrastructure_error ? el("p", { class: "error" }, `infrastructure error: ${a.infrastructure_error}`) : null,
     el("h3", {}, "Expectations"),
     (a.expectations || []).length
       ? table(["expectation", "result", "observed"], a.expectations.map((e) =>
           el("tr", { testid: "expectation-row", dataset: { passed: String(Boolean(e.passed)) } },
-            el("td", {}, e.description),
+            el("td", {}, e.description, e.reason ? el("div", { class: "muted small" }, e.reason) : null),
             el("td", {}, el("span", { class: e.passed ? "badge valid" : "badge invalid", testid: "expectation-result" },
               e.passed ? "passed" : "failed")),
             el("td", { class: "observed" }, show(e.observed)))), { class: "list", testid: "attempt-expectations" })
@@ -230,7 +259,9 @@ async function attemptDetail(body, runId, attemptId) {
       el("section", {}, el("h3", {}, "Answer"), el("pre", { class: "prose", testid: "attempt-answer" }, a.answer ?? "")),
       el("section", {}, el("h3", {}, "Extracted YAML"), el("pre", { class: "code", testid: "attempt-yaml" }, a.extracted_yaml ?? ""))),
     el("h3", {}, "Dry-run"),
-    el("ul", { class: "docs" }, (a.documents || []).map(documentNode)),
+    (a.documents || []).length
+      ? el("ul", { class: "docs" }, a.documents.map(documentNode))
+      : el("p", { class: "muted" }, "No document reached the dry-run."),
     el("h3", {}, "Diff against the reference"),
     diffNode(a.diff),
     el("details", {}, el("summary", {}, "Reference"), el("pre", { class: "code", testid: "attempt-reference" }, a.reference ?? "")));

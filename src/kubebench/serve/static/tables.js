@@ -11,7 +11,7 @@ export async function leaderboardPage(root) {
     board.items.length
       ? table(["#", "model", "config", "tasks", "success", "95% interval", "runs"], board.items.map((row, i) =>
           el("tr", { testid: "leaderboard-row" },
-            el("td", { class: "num" }, String(i + 1)),
+            el("td", { class: "num" }, String(row.rank ?? i + 1)),
             el("td", { testid: "leaderboard-model" }, row.model),
             el("td", { class: "small" }, typeof row.config === "string" ? row.config : show(row.config)),
             el("td", { class: "num" }, show(row.tasks)),
