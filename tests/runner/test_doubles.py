@@ -69,3 +69,27 @@ def test_scripted_describe_changes_with_the_file(tmp_path: Path) -> None:
     before = ScriptedProvider(str(path)).describe()["sha256"]
     path.write_text(json.dumps({"t-1": "b"}))
     assert ScriptedProvider(str(path)).describe()["sha256"] != before
+
+
+async def test_scripted_chat_answers_without_a_task(tmp_path: Path) -> None:
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps({"*": ["one", "two"], "t-1": "task answer"}))
+    model = ScriptedProvider(str(path))
+    said = [(await model.complete([], CONFIG)).text for _ in range(3)]
+    assert said == ["one", "two", "one"]
+    assert (await model.complete([], CONFIG, task=make_task("t-1"))).text == "task answer"
+    assert model.describe()["answers"] == 1 and model.describe()["chat_answers"] == 2
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"t-1": "a"}))
+    with pytest.raises(UserError, match="needs complete"):
+        await ScriptedProvider(str(plain)).complete([], CONFIG)
+
+
+def test_scripted_options_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps({"*": "x"}))
+    assert ScriptedProvider(str(path), delay_s="0.5").delay_s == 0.5
+    with pytest.raises(UserError, match="unknown option"):
+        ScriptedProvider(str(path), temperature="1")
+    with pytest.raises(UserError, match="seconds"):
+        ScriptedProvider(str(path), delay_s="soon")

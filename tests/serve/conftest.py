@@ -7,12 +7,14 @@
 api_key, rate_per_s, ...) plus `cluster: True` for /v1/validate on the session's control
 plane; without parameters it serves one scripted chat model (`CHAT_MODEL`, answering
 `CHAT_ANSWER`). `start_server(**params)` starts more in one test; `RunningServer.app`
-is the app (its `state.serve` holds the pool, metrics, ...).
+is the app (its `state.serve` holds the pool, metrics, ...). `runs_dir` is a runs folder
+with one finished run (`old-run`) to pass as `runs_dir=`.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ CHAT_ANSWER = (
     "```yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: b\n```\n"
 )
 START_TIMEOUT_S = 30.0
+OLD_RUN = Path(__file__).parent.parent / "fixtures" / "old-run"
 
 
 @dataclass
@@ -102,6 +105,16 @@ def start_server(
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    """A runs folder holding a copy of tests/fixtures/old-run (oracle, 4 tasks, a judge),
+    for `runs_dir=` of a server (reading a run may write its index: never the fixture)."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(OLD_RUN, runs / "old-run")
+    return runs
 
 
 @pytest.fixture

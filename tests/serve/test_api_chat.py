@@ -144,3 +144,37 @@ def test_answers_in_turn_from_a_list(
         for _ in range(3)
     ]
     assert said == ["first", "second", "first"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_models_are_proxied_to_their_upstream(
+    start_server: Callable[..., RunningServer], stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second `kubebench serve` is the upstream: the key comes from the environment,
+    as for any `openai:` model, and never from the client of the front server."""
+    upstream = start_server(api_key="upstream-key")
+    inner = _model_with_key(upstream.url, "upstream-key")
+    monkeypatch.setenv("KUBEBENCH_OPENAI_API_KEY", "upstream-key")
+    front = start_server(models=[f"openai:{inner}?base_url={upstream.url}/v1"]).url
+    body = {"model": f"openai:{inner}", "messages": USER, "stream": stream}
+    if not stream:
+        resp = httpx.post(f"{front}/v1/chat/completions", json=body)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["choices"][0]["message"]["content"] == CHAT_ANSWER
+        assert resp.json()["model"] == inner  # the upstream's answer, as it came
+        return
+    with httpx.stream("POST", f"{front}/v1/chat/completions", json=body) as resp:
+        assert resp.status_code == 200
+        events = _events(resp)
+    assert events[-1] == "[DONE]"
+    text = "".join(
+        c["choices"][0]["delta"].get("content", "")
+        for c in map(json.loads, events[:-1])
+        if c["choices"]
+    )
+    assert text == CHAT_ANSWER
+
+
+def _model_with_key(url: str, key: str) -> str:
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.get(f"{url}/v1/models", headers=headers).json()["data"][0]["id"]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from kubebench import defaults
-from kubebench.cli.console import err
+from kubebench.cli.bench import bench_app
+from kubebench.cli.console import err, out
 
 
 def register(app: typer.Typer) -> None:
-    """Add `serve` to the root app."""
+    """Add `serve` to the root app and `serve` to `kubebench bench`."""
     app.command("serve")(serve)
+    bench_app.command("serve")(bench_serve)
 
 
 def serve(
@@ -112,3 +116,84 @@ def serve(
     with cluster_connection() as conn:
         settings.connection = conn
         run()
+
+
+def _fmt(value: float | None, scale: float = 1.0, digits: int = 0) -> str:
+    return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
+def bench_serve(
+    model: str = typer.Option(defaults.DEFAULT_MODEL, "--model", "-m", help="Model to serve."),
+    concurrency: list[int] = typer.Option(
+        list(defaults.BENCH_SERVE_CONCURRENCY),
+        "--concurrency",
+        "-c",
+        min=1,
+        help="Concurrent streaming chats per measurement (repeatable).",
+    ),
+    max_tokens: int = typer.Option(
+        defaults.BENCH_SERVE_MAX_TOKENS, "--max-tokens", min=1, help="Tokens per chat."
+    ),
+    validate_requests: int = typer.Option(
+        defaults.BENCH_SERVE_VALIDATE_REQUESTS,
+        "--validate-requests",
+        min=0,
+        help="/v1/validate requests timed (0 skips it and the control plane).",
+    ),
+    busy_streams: int = typer.Option(
+        8, "--busy-streams", min=0, help="Streams running while a new request's TTFT is timed."
+    ),
+    json_out: Path = typer.Option(None, "--json", help="Also write the figures to this file."),
+) -> None:
+    """Streaming chats at 1, 8 and 32 at once through `kubebench serve` on loopback (time
+    to first token, aggregate tokens/s against one stream, errors), a new request's
+    TTFT while 8 streams run against idle, and /v1/validate requests/s."""
+    from contextlib import nullcontext
+
+    from kubebench.cluster.session import cluster_connection
+    from kubebench.serve.serve_bench import run_serve_bench
+
+    cluster = cluster_connection() if validate_requests else nullcontext(None)
+    with cluster as conn, err.status("benchmarking kubebench serve"):
+        result = run_serve_bench(
+            model,
+            conn,
+            concurrency=tuple(concurrency),
+            max_tokens=max_tokens,
+            validate_requests=validate_requests,
+            busy_streams=busy_streams,
+        )
+    table = Table(title=f"kubebench bench serve: {model}, {max_tokens} tokens per chat")
+    for column in (
+        "streams",
+        "TTFT p50 (ms)",
+        "TTFT p95 (ms)",
+        "tokens/s",
+        "× one stream",
+        "errors",
+    ):
+        table.add_column(column, justify="right")
+    for lv in result.levels:
+        table.add_row(
+            str(lv.concurrency),
+            _fmt(lv.ttft_p50_s, 1000),
+            _fmt(lv.ttft_p95_s, 1000),
+            f"{lv.tokens_per_s:.1f}",
+            _fmt(lv.speedup_vs_single, digits=2),
+            str(lv.errors),
+        )
+    out.print(table)
+    out.print(
+        f"new request's TTFT: idle {_fmt(result.idle_ttft_s, 1000)} ms, with "
+        f"{result.busy_streams} streams running {_fmt(result.busy_ttft_s, 1000)} ms "
+        f"({_fmt(result.busy_ratio, digits=2)}×)"
+    )
+    if result.validate_requests:
+        out.print(
+            f"/v1/validate: {_fmt(result.validate_per_s, digits=1)} requests/s, p50 "
+            f"{_fmt(result.validate_p50_s, 1000, 1)} ms, {result.validate_errors} errors "
+            f"({result.validate_requests} requests, 8 at a time)"
+        )
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+        err.print(f"wrote {json_out}")

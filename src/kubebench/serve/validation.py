@@ -27,6 +27,8 @@ from kubebench.tasks.schema import Kind, Task, Tier
 
 _LINE = re.compile(r"\bline (\d+)")
 _KEY = re.compile(r"[A-Za-z0-9_.\-/]+")
+# Strict decoding names bad fields in its message, not in causes.
+_STRICT_FIELD = re.compile(r'(?:unknown|duplicate) field "([^"]+)"')
 _SYSTEM_NAMESPACE_PREFIX = "kube-"
 
 
@@ -86,6 +88,18 @@ def field_line(lines: list[str], start: int, end: int, path: str) -> int | None:
     return None
 
 
+def content_line(lines: list[str], line: int) -> int:
+    """The first line of a document's own text from where the parser starts it (its
+    `---` marker, or comments and blank lines before it)."""
+    number = line
+    while number <= len(lines):
+        text = lines[number - 1].strip()
+        if text and text != "---" and not text.startswith("#"):
+            return number
+        number += 1
+    return line
+
+
 class Validator:
     """Validates YAML against one control plane KubeBench started."""
 
@@ -123,11 +137,14 @@ class Validator:
         out = []
         for doc in documents:
             verdict = DocumentVerdict(
-                index=doc.index, line=doc.line, kind=doc.kind or None, name=doc.name or None
+                index=doc.index,
+                line=content_line(lines, doc.line),
+                kind=doc.kind or None,
+                name=doc.name or None,
             )
             if doc.index in refused:
                 verdict.stage, verdict.message = "scope", refused[doc.index]
-                verdict.line_of_error = doc.line
+                verdict.line_of_error = verdict.line
             else:
                 end = next((s for s in starts if s > doc.line), len(lines) + 1)
                 await self._dry_run(doc, resources, verdict, lines, end)
@@ -178,7 +195,7 @@ class Validator:
         verdict.causes = [
             {"field": c.field, "message": c.message, "reason": c.reason} for c in resp.causes
         ]
-        fields = [c.field for c in resp.causes if c.field]
+        fields = [c.field for c in resp.causes if c.field] or _STRICT_FIELD.findall(resp.message)
         verdict.line_of_error = (
             field_line(lines, doc.line, end, fields[0]) if fields else None
-        ) or doc.line
+        ) or verdict.line
