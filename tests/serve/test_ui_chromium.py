@@ -33,9 +33,12 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS_ENV = "KUBEBENCH_SCREENSHOTS"
-# Mutations self-validation proves the grader catches (as tests/report picks them).
-CAUGHT = ("widen_to_wildcard", "corrupt_secret_value", "change_role_ref", "drop_object")
+# One task per kind x tier of three kinds; one wrong answer among them: a mutation that
+# still dry-runs but fails an expectation (self-validation proves the grader catches it).
+RUN_TASKS = ("--kind", "ConfigMap", "--kind", "Secret", "--kind", "Role", "--stratified", "1")
+CAUGHT = ("corrupt_secret_value", "widen_to_wildcard", "change_role_ref")
 TIMEOUT_MS = 20_000  # each wait on the page; the dry-runs are on a shared 2-core machine
+sync_api.expect.set_options(timeout=TIMEOUT_MS)
 
 VALID_BLOCK = (
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-settings\ndata:\n  mode: fast\n"
@@ -86,7 +89,7 @@ def shots(tmp_path: Path) -> Path:
 def _run(root: Path, run_id: str, model: str, cluster: list[str]) -> Path:
     result = CliRunner().invoke(
         app,
-        ["run", "--model", model, "--stratified", "1", "--limit", "4", "--out", str(root),
+        ["run", "--model", model, *RUN_TASKS, "--out", str(root),
          "--run-id", run_id, "--no-cache", *cluster],
         terminal_width=200,
     )  # fmt: skip
@@ -370,7 +373,7 @@ def test_leaderboard_lists_both_runs(page: Any, server: RunningServer, shots: Pa
         sync_api.expect(rows.nth(i).get_by_test_id("leaderboard-success")).to_have_text(
             f"{item['success_rate'] * 100:.1f}%"
         )
-    assert board[0]["model"] == "oracle" and board[0]["success_rate"] == 1.0
+    assert board[0]["model"] == "oracle:reference" and board[0]["success_rate"] == 1.0
     assert board[1]["success_rate"] < 1.0
     run_links = page.get_by_test_id("leaderboard-run")
     sync_api.expect(run_links).to_have_text(["oracle", "scripted"])

@@ -60,21 +60,18 @@ function facetSelect(name, values, filters, rerender) {
 }
 
 async function taskList(body) {
-  const controls = el("div", { class: "toolbar" });
   const results = el("div", {});
-  replace(body, controls, results);
   const search = el("input", {
     type: "search",
     placeholder: "search prompts and ids",
     testid: "task-search",
     value: taskFilters.q,
   });
+  let latest = 0; // an answer to an older filter is dropped
   const rerender = async () => {
+    const mine = ++latest;
     const page = await getJSON("/api/tasks", { ...taskFilters, limit: PAGE });
-    await learnFacets(page);
-    replace(controls,
-      ["kind", "tier", "operation", "split"].map((name) => facetSelect(name, seenFacets[name], taskFilters, rerender)),
-      search);
+    if (mine !== latest) return;
     replace(results,
       table(["task", "kind", "tier", "operation", "split", "prompt"], page.items.map((task) =>
         el("tr", { testid: "task-row" },
@@ -82,11 +79,20 @@ async function taskList(body) {
           el("td", {}, task.kind), el("td", {}, task.tier), el("td", {}, task.operation),
           el("td", {}, task.split), el("td", { class: "prompt" }, task.prompt))), { class: "list" }),
       pager(taskFilters, page.total, page.items.length, rerender));
+    results.dataset.ready = "true";
   };
+  const first = await getJSON("/api/tasks", { limit: PAGE });
+  await learnFacets(first);
+  const refresh = () => rerender().catch(showError(results));
+  replace(body,
+    el("div", { class: "toolbar" },
+      ["kind", "tier", "operation", "split"].map((name) => facetSelect(name, seenFacets[name], taskFilters, refresh)),
+      search),
+    results);
   search.addEventListener("input", debounce(() => {
     taskFilters.q = search.value;
     taskFilters.offset = 0;
-    rerender().catch(showError(results));
+    refresh();
   }, 300));
   await rerender();
 }
@@ -182,8 +188,11 @@ async function runDetail(body, runId) {
     el("h3", {}, "Attempts"), attempts);
   const kinds = Object.keys(run.heatmap || {});
   const tiers = [...new Set(kinds.flatMap((kind) => Object.keys(run.heatmap[kind])))];
+  let latest = 0;
   const rerender = async () => {
+    const mine = ++latest;
     const page = await getJSON(`/api/runs/${enc(runId)}/attempts`, { ...attemptFilters, limit: PAGE });
+    if (mine !== latest) return;
     const passedSelect = el("select", { testid: "filter-passed", "aria-label": "passed", onchange: () => {
       attemptFilters.passed = passedSelect.value;
       attemptFilters.offset = 0;
