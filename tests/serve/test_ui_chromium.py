@@ -159,13 +159,19 @@ def server(
 
 
 @pytest.fixture
-def page(chromium: Any, server: RunningServer) -> Iterator[Any]:
+def problems() -> list[str]:
+    """Console errors and uncaught errors of the test's page (a test that expects some,
+    such as a refused request, clears them)."""
+    return []
+
+
+@pytest.fixture
+def page(chromium: Any, server: RunningServer, problems: list[str]) -> Iterator[Any]:
     """A fresh browser context (empty localStorage) on the server; fails the test on a
     console error or an uncaught page error."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
     pg = context.new_page()
-    problems: list[str] = []
     pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: problems.append(str(e)))
     yield pg
@@ -338,6 +344,7 @@ def test_explorer_shows_a_task_and_drills_from_a_run_to_expectation_results(
     assert sum(run["failure_stages"].values()) >= 1
     sync_api.expect(page.get_by_test_id("failure-stage")).to_have_count(len(run["failure_stages"]))
 
+    page.screenshot(path=str(shots / "explore-run.png"), full_page=True)
     page.get_by_test_id("filter-passed").select_option("false")
     failed = page.get_by_test_id("attempt-row")
     sync_api.expect(failed).to_have_count(1)
@@ -404,3 +411,52 @@ def test_downloads_show_the_sha256_of_the_bytes_the_link_sends(
     card = page.get_by_test_id("download-card")
     sync_api.expect(card).to_contain_text("A LoRA adapter for <RBAC> tasks & more.")
     page.screenshot(path=str(shots / "downloads.png"), full_page=True)
+
+
+def test_api_key_is_asked_for_stored_and_sent(
+    page: Any,
+    problems: list[str],
+    start_server: Any,
+    runs_dir: Path,
+    downloads: dict[str, Path],
+) -> None:
+    key = "ui-test-key"
+    guarded = start_server(api_key=key, runs_dir=runs_dir, register=[downloads["dataset"]])
+    assert httpx.get(f"{guarded.url}/api/leaderboard").status_code == 401
+    page.goto(f"{guarded.url}/#/leaderboard")
+    sync_api.expect(page.get_by_test_id("page-error")).to_contain_text("API key")
+    problems.clear()  # the refused requests' console lines
+
+    page.get_by_test_id("api-key").fill(key)
+    page.get_by_test_id("api-key").press("Enter")
+    page.get_by_test_id("api-key").blur()  # `change` fires; the page reloads with the key
+    sync_api.expect(page.get_by_test_id("leaderboard-row")).to_have_count(1)
+    assert page.evaluate("localStorage.getItem('kubebench.apiKey')") == key
+
+    # A judged attempt of the fixture run: the judge's scores and rationale as served.
+    run = httpx.get(f"{guarded.url}/api/runs", headers={"Authorization": f"Bearer {key}"})
+    run_id = run.json()["items"][0]["run_id"]
+    attempts = httpx.get(
+        f"{guarded.url}/api/runs/{run_id}/attempts", headers={"Authorization": f"Bearer {key}"}
+    ).json()["items"]
+    judged = None
+    for item in attempts:
+        detail = httpx.get(
+            f"{guarded.url}/api/runs/{run_id}/attempts/{item['attempt_id']}",
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        if detail["judge"]:
+            judged = detail
+            break
+    assert judged is not None, "the fixture run has a judged attempt"
+    page.goto(f"{guarded.url}/#/explore/run/{run_id}/attempt/{judged['attempt_id']}")
+    rows = page.get_by_test_id("judge-row")
+    sync_api.expect(rows).to_have_count(len(judged["judge"]))
+    sync_api.expect(rows.first).to_contain_text(judged["judge"][0]["rationale"])
+
+    # The download link cannot carry the key itself: the page fetches with it.
+    page.goto(f"{guarded.url}/#/downloads")
+    with page.expect_download() as got:
+        page.get_by_test_id("download-link").click()
+    assert Path(got.value.path()).read_bytes() == downloads["dataset"].read_bytes()
+    assert got.value.suggested_filename == "tiny.jsonl"

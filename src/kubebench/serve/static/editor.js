@@ -104,7 +104,7 @@ export function editorPage(root) {
         el("strong", {}, [doc.kind, doc.name].filter(Boolean).join("/") || `document ${doc.index + 1}`)),
       doc.valid
         ? el("div", { class: "muted" }, "valid")
-        : el("div", { class: "message", testid: "editor-doc-message" },
+        : el("div", { class: "doc-message", testid: "editor-doc-message" },
             doc.line_of_error ? `line ${doc.line_of_error}: ` : "", `${doc.stage}: ${doc.message || "invalid"}`),
       (doc.warnings || []).map((w) => el("div", { class: "warning" }, `warning: ${w}`)),
       (doc.causes || []).map((c) => el("div", { class: "cause" }, [c.field, c.message].filter(Boolean).join(": "))),

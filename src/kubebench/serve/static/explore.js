@@ -229,6 +229,12 @@ function documentNode(doc) {
     (doc.warnings || []).map((warning) => el("div", { class: "warning" }, `warning: ${warning}`)));
 }
 
+/** A judge's per-criterion scores, one per line. */
+function criteriaNode(score) {
+  if (score === null || typeof score !== "object") return show(score);
+  return Object.entries(score).map(([name, value]) => el("div", {}, `${name}: ${show(value)}`));
+}
+
 function diffNode(diff) {
   if (!diff) return el("p", { class: "muted", testid: "attempt-diff" }, "No difference (or nothing to compare).");
   return el("pre", { class: "code diff", testid: "attempt-diff" }, diff.split("\n").map((line) => {
@@ -260,8 +266,10 @@ async function attemptDetail(body, runId, attemptId) {
       : el("p", { class: "muted", testid: "attempt-expectations" }, "No expectation was checked."),
     el("h3", {}, "Judge"),
     (a.judge || []).length
-      ? table(["scorer", "score", "rationale"], a.judge.map((j) =>
-          el("tr", { testid: "judge-row" }, el("td", {}, j.scorer), el("td", { class: "num" }, show(j.score)),
+      ? table(["scorer", "overall", "criteria", "rationale"], a.judge.map((j) =>
+          el("tr", { testid: "judge-row" }, el("td", {}, j.scorer),
+            el("td", { class: "num" }, show(j.overall_score ?? (typeof j.score === "number" ? j.score : null))),
+            el("td", { class: "small" }, criteriaNode(j.score)),
             el("td", {}, show(j.rationale)))), { class: "list" })
       : el("p", { class: "muted" }, "Not judged."),
     el("div", { class: "two-columns" },
