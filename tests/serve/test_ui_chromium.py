@@ -60,6 +60,10 @@ EXPLAINED = (
     "  LOG_LEVEL: info  # verbose enough to debug, quiet in production\n"
     "```\n"
 )
+BARE = (
+    "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: builder\n"
+    "automountServiceAccountToken: false\nsecretz:\n- name: token\n"
+)
 HOSTILE = (
     '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\n'
     "```yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
@@ -144,6 +148,7 @@ def server(
         chat_script(folder / "two-blocks.json", TWO_BLOCKS),
         chat_script(folder / "explained.json", EXPLAINED),
         chat_script(folder / "hostile.json", HOSTILE),
+        chat_script(folder / "bare.json", BARE),
     ]
     settings = ServeSettings(
         models=models,
@@ -203,6 +208,11 @@ def _ask(page: Any, server: RunningServer, model_suffix: str, prompt: str) -> An
 def test_chat_badges_show_the_servers_verdict_on_each_block(
     page: Any, server: RunningServer, shots: Path, tmp_path: Path
 ) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    validations: list[str] = []
+    page.on(
+        "request", lambda r: validations.append(r.post_data) if "/v1/validate" in r.url else None
+    )
     context_file = tmp_path / "existing.yaml"
     context_file.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n")
     page.goto(f"{server.url}/#/chat")
@@ -232,8 +242,20 @@ def test_chat_badges_show_the_servers_verdict_on_each_block(
     # The note sits right under the line it concerns.
     above = pinned.locator("xpath=preceding-sibling::div[1]")
     assert "name: Bad_Name" in above.inner_text()
+    # Each complete block was sent once, as it stands in the answer.
+    assert sorted(json.loads(v)["yaml"] for v in validations) == sorted(
+        [VALID_BLOCK, INVALID_BLOCK]
+    )
     assert _validate(server, VALID_BLOCK)["valid"] is True
     page.screenshot(path=str(shots / "chat.png"), full_page=True)
+
+    bad.get_by_test_id("yaml-copy").click()
+    sync_api.expect(bad.get_by_test_id("yaml-copy")).to_have_text("copied")
+    assert page.evaluate("navigator.clipboard.readText()") == INVALID_BLOCK
+    with page.expect_download() as got:
+        bad.get_by_test_id("yaml-download").click()
+    assert Path(got.value.path()).read_text() == INVALID_BLOCK
+    assert got.value.suggested_filename == "answer-2.yaml"
 
     # The conversation survives a reload; "new chat" empties it.
     page.reload()
@@ -258,6 +280,21 @@ def test_explain_mode_asks_for_reasons_and_tables_them(page: Any, server: Runnin
     assert fields == ["apiVersion", "kind", "metadata.name", "data.LOG_LEVEL"]
     assert rows.nth(2).locator("td").nth(1).inner_text() == "the name the Deployment mounts"
     sync_api.expect(answer.get_by_test_id("yaml-badge")).to_have_text("valid")
+
+
+def test_a_bare_yaml_answer_is_validated_with_the_message_at_its_field(
+    page: Any, server: RunningServer
+) -> None:
+    answer = _ask(page, server, "bare.json", "A ServiceAccount named builder.")
+    block = answer.get_by_test_id("yaml-block")
+    sync_api.expect(block).to_have_count(1)
+    (doc,) = _validate(server, BARE)["documents"]
+    assert not doc["valid"] and 'unknown field "secretz"' in doc["message"]
+    assert doc["line_of_error"] == 6  # the `secretz:` line
+    sync_api.expect(block.get_by_test_id("yaml-badge")).to_contain_text(doc["message"])
+    pinned = block.get_by_test_id("yaml-line-error")
+    assert pinned.get_attribute("data-line") == "6"
+    assert pinned.locator("xpath=preceding-sibling::div[1]").inner_text().endswith("secretz:")
 
 
 def test_model_output_is_shown_as_text_never_run(page: Any, server: RunningServer) -> None:
