@@ -178,3 +178,16 @@ def test_openai_models_are_proxied_to_their_upstream(
 def _model_with_key(url: str, key: str) -> str:
     headers = {"Authorization": f"Bearer {key}"}
     return httpx.get(f"{url}/v1/models", headers=headers).json()["data"][0]["id"]
+
+
+def test_stop_trimmer_sees_a_stop_split_across_deltas() -> None:
+    from kubebench.serve.generation import StopTrimmer
+
+    trimmer = StopTrimmer(("END", "\n\n"))
+    sent = [trimmer.feed(piece) for piece in ("abc E", "N", "D tail")]
+    assert "".join(sent) == "abc " and trimmer.stopped
+    assert trimmer.feed("more") == "" and trimmer.flush() == ""
+    plain = StopTrimmer(())
+    assert plain.feed("all of it") == "all of it" and plain.flush() == ""
+    held = StopTrimmer(("XYZ",))
+    assert held.feed("aX") + held.flush() == "aX"

@@ -127,6 +127,12 @@ rules:
     assert namespace["metadata"]["labels"][defaults.SERVE_VALIDATE_LABEL] == "validation"
 
 
+def test_an_unserved_api_version_is_the_servers_no_match(validate: Callable[..., Any]) -> None:
+    (doc,) = validate("apiVersion: v2\nkind: ConfigMap\nmetadata:\n  name: x\n")["documents"]
+    assert doc["stage"] == "dry_run" and not doc["valid"]
+    assert doc["message"] == 'no matches for kind "ConfigMap" in version "v2"'
+
+
 def test_parse_errors_carry_the_line(validate: Callable[..., Any]) -> None:
     result = validate("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [a\n")
     (doc,) = result["documents"]

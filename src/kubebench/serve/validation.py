@@ -10,6 +10,7 @@ dry-runs store nothing), so that a manifest's own namespace need not exist.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubebench import defaults
-from kubebench.cluster.client import NAMESPACES, KubeClient, ResourceInfo
+from kubebench.cluster.client import NAMESPACES, KubeClient, ResourceInfo, unknown_kind_response
 from kubebench.data.validation import ensure_namespace
 from kubebench.errors import InfrastructureError
 from kubebench.grading.extract import extract_yaml
@@ -134,7 +135,8 @@ class Validator:
         refused = {v.document.index: v.reason for v in check_scope(documents, scope, resources)}
         lines = text.replace("\r\n", "\n").split("\n")
         starts = [d.line for d in documents] + [len(lines) + 1]
-        out = []
+        verdicts = []
+        dry_runs = []
         for doc in documents:
             verdict = DocumentVerdict(
                 index=doc.index,
@@ -142,13 +144,15 @@ class Validator:
                 kind=doc.kind or None,
                 name=doc.name or None,
             )
+            verdicts.append(verdict)
             if doc.index in refused:
                 verdict.stage, verdict.message = "scope", refused[doc.index]
                 verdict.line_of_error = verdict.line
             else:
                 end = next((s for s in starts if s > doc.line), len(lines) + 1)
-                await self._dry_run(doc, resources, verdict, lines, end)
-            out.append(verdict.__dict__)
+                dry_runs.append(self._dry_run(doc, resources, verdict, lines, end))
+        await asyncio.gather(*dry_runs)
+        out = [v.__dict__ for v in verdicts]
         return {"valid": all(d["valid"] for d in out), "documents": out}
 
     def _parse(self, text: str) -> tuple[list[ParsedDocument], DocumentVerdict | None]:
@@ -178,10 +182,14 @@ class Validator:
         verdict.stage = "dry_run"
         body = doc.obj
         info = resources.get((doc.api_version, doc.kind))
-        if info is not None and info.namespaced:
-            body = copy.copy(doc.obj)
-            body["metadata"] = {**doc.metadata, "namespace": self.namespace}
-        resp = await self.kube.create(body, dry_run=True)
+        if info is None:
+            # As the grader answers it, without a discovery refresh per request.
+            resp = unknown_kind_response(doc.api_version, doc.kind)
+        else:
+            if info.namespaced:
+                body = copy.copy(doc.obj)
+                body["metadata"] = {**doc.metadata, "namespace": self.namespace}
+            resp = await self.kube.create(body, dry_run=True)
         verdict.warnings = list(resp.warnings)
         if resp.ok or resp.reason == "AlreadyExists":
             # The server validates an object before it looks for a stored one of its name.
