@@ -497,3 +497,108 @@ def test_api_key_is_asked_for_stored_and_sent(
         page.get_by_test_id("download-link").click()
     assert Path(got.value.path()).read_bytes() == downloads["dataset"].read_bytes()
     assert got.value.suggested_filename == "tiny.jsonl"
+
+
+def _module(page: Any, server: RunningServer, name: str, script: str, arg: Any = None) -> Any:
+    """Run `script` (an async function of the module and `arg`) on a module of the UI as
+    the server serves it."""
+    page.goto(f"{server.url}/static/index.html#/editor")
+    return page.evaluate(
+        f"async (arg) => ({script})(await import('/static/{name}'), arg)",
+        arg,
+    )
+
+
+def test_the_sse_reader_joins_events_cut_anywhere(page: Any, server: RunningServer) -> None:
+    pieces = ["apiVersion: v1\n", "kind: ConfigMap  # “ü” 🚀\n", "", "data:\n  a: b\n"]
+    events = [{"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]}]
+    events += [{"choices": [{"delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    events += [{"choices": [{"delta": {}, "finish_reason": "length"}]}, {"choices": []}]
+    body = "".join(f"data: {json.dumps(e, ensure_ascii=False)}\n\n" for e in events)
+    body += "data: [DONE]\n\n"
+    for size in (1, 3, 7, 64):
+        got = _module(
+            page,
+            server,
+            "api.js",
+            """async (m, [body, size]) => {
+                const bytes = new TextEncoder().encode(body);
+                const stream = new ReadableStream({ start(c) {
+                    for (let i = 0; i < bytes.length; i += size) {
+                        c.enqueue(bytes.slice(i, i + size));
+                    }
+                    c.close();
+                } });
+                const parts = [];
+                const finish = await m.readChatEvents(stream, (t) => parts.push(t));
+                return { text: parts.join(""), count: parts.length, finish };
+            }""",
+            [body, size],
+        )
+        assert got == {"text": "".join(pieces), "count": 3, "finish": "length"}, size
+
+
+def test_yaml_blocks_are_complete_only_when_closed(page: Any, server: RunningServer) -> None:
+    got = _module(
+        page,
+        server,
+        "yaml_text.js",
+        """async (m) => ({
+            open: m.segments("Sure:\\n```yaml\\nkind: ConfigMap\\n", false),
+            closed: m.segments("Sure:\\n```yaml\\nkind: ConfigMap\\n```\\nDone.", false),
+            cut: m.segments("```yaml\\nkind: ConfigMap\\n", true),
+            unlabelled: m.segments("```\\napiVersion: v1\\nkind: Secret\\n```", true),
+            python: m.segments("```python\\nprint(1)\\n```", true),
+            bareWhileStreaming: m.segments("apiVersion: v1\\nkind: ConfigMap\\n", false),
+            bare: m.segments("apiVersion: v1\\nkind: ConfigMap\\n", true),
+            prose: m.segments("kind words only", true),
+        })""",
+    )
+    assert [s["type"] for s in got["open"]] == ["text", "yaml"]
+    assert got["open"][1]["complete"] is False
+    assert [(s["type"], s.get("complete")) for s in got["closed"]] == [
+        ("text", None),
+        ("yaml", True),
+        ("text", None),
+    ]
+    assert got["cut"] == [
+        {"type": "yaml", "lang": "yaml", "text": "kind: ConfigMap\n", "complete": True}
+    ]
+    assert got["unlabelled"][0]["type"] == "yaml"
+    assert got["python"][0]["type"] == "code"
+    assert got["bareWhileStreaming"][0]["type"] == "text"
+    assert got["bare"] == [
+        {"type": "yaml", "text": "apiVersion: v1\nkind: ConfigMap\n", "complete": True}
+    ]
+    assert got["prose"][0]["type"] == "text"
+
+
+def test_explained_fields_follow_nesting_lists_and_block_scalars(
+    page: Any, server: RunningServer
+) -> None:
+    yaml_text = (
+        "kind: Role  # least privilege\n"
+        "metadata:\n"
+        "  # where the app runs\n"
+        "  namespace: shop\n"
+        "rules:\n"
+        '- apiGroups: [""]  # core\n'
+        "  resources:\n"
+        "  - configmaps  # only settings\n"
+        "  verbs: [get]\n"
+        "- apiGroups: [apps]  # second rule\n"
+        "note: |\n"
+        "  # not a comment: text of the block\n"
+        '  url: "http://x#y"  # nor this\n'
+        'title: "a # b"  # quoted hash is not a comment\n'
+    )
+    rows = _module(page, server, "yaml_text.js", "async (m, y) => m.explainedFields(y)", yaml_text)
+    assert [(r["field"], r["reason"]) for r in rows] == [
+        ("kind", "least privilege"),
+        ("metadata.namespace", "where the app runs"),
+        ("rules[0].apiGroups", "core"),
+        ("rules[0].resources[0]", "only settings"),
+        ("rules[1].apiGroups", "second rule"),
+        ("title", "quoted hash is not a comment"),
+    ]
+    assert rows[-1]["value"] == '"a # b"'

@@ -89,7 +89,16 @@ export async function streamChat(body, onText, signal) {
     signal,
   });
   if (!response.ok) throw await errorOf(response);
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  return readChatEvents(response.body, onText);
+}
+
+/**
+ * Read an OpenAI chat SSE body (a ReadableStream of bytes, cut anywhere: inside an
+ * event, a line or a UTF-8 character): `onText(delta)` per piece of content; resolves
+ * with the finish reason at `data: [DONE]` or the end of the body.
+ */
+export async function readChatEvents(body, onText) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let finish = null;
   for (;;) {
@@ -106,7 +115,10 @@ export async function streamChat(body, onText, signal) {
         .map((line) => line.slice(5).trimStart())
         .join("\n");
       if (!data) continue;
-      if (data === "[DONE]") return finish;
+      if (data === "[DONE]") {
+        await reader.cancel();
+        return finish;
+      }
       const chunk = JSON.parse(data);
       if (chunk.error) throw new ApiError(0, chunk.error.message || "stream error");
       const choice = (chunk.choices || [])[0];
