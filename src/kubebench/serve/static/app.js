@@ -16,8 +16,8 @@ const ROUTES = {
 };
 
 const main = document.getElementById("main");
-// The chat and the editor keep their state (a stream may be running); build them once.
-const kept = {};
+// The chat and the editor keep their state (a stream may be running); built once.
+const KEPT = new Set(["chat", "editor"]);
 
 async function route() {
   const [name, ...rest] = (location.hash.replace(/^#\/?/, "") || "chat").split("/");
@@ -28,13 +28,16 @@ async function route() {
   document.title = `KubeBench · ${page}`;
   for (const node of main.children) node.hidden = true;
   let view = document.getElementById(`view-${page}`);
-  if (!view) {
-    view = el("section", { id: `view-${page}`, class: "view", testid: `view-${page}` });
-    main.append(view);
+  if (view && KEPT.has(page)) {
+    view.hidden = false;
+    return;
   }
-  view.hidden = false;
-  if ((page === "chat" || page === "editor") && kept[page]) return;
-  kept[page] = true;
+  // Other pages are built afresh on each visit, in a new element: a slower, older
+  // render then fills a detached element instead of overwriting the newer one.
+  const fresh = el("section", { id: `view-${page}`, class: "view", testid: `view-${page}` });
+  if (view) view.replaceWith(fresh);
+  else main.append(fresh);
+  view = fresh;
   view.dataset.ready = "false";
   try {
     await ROUTES[page](view, rest.filter(Boolean));
