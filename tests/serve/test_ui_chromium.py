@@ -29,7 +29,9 @@ from kubebench.tasks.loader import get_task
 from tests.runner.conftest import cluster_args  # noqa: F401  (a fixture)
 from tests.serve.conftest import RunningServer, chat_script, launch
 
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is missing (scripts/browser_setup.sh installs it)"
+)
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS_ENV = "KUBEBENCH_SCREENSHOTS"
