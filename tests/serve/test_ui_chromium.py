@@ -269,7 +269,9 @@ def test_chat_badges_show_the_servers_verdict_on_each_block(
     sync_api.expect(page.get_by_test_id("chat-log")).to_contain_text("No messages yet")
 
 
-def test_explain_mode_asks_for_reasons_and_tables_them(page: Any, server: RunningServer) -> None:
+def test_explain_mode_asks_for_reasons_and_tables_them(
+    page: Any, server: RunningServer, shots: Path
+) -> None:
     page.goto(f"{server.url}/#/chat")
     page.get_by_test_id("chat-explain").check()
     with page.expect_request("**/v1/chat/completions") as sent:
@@ -282,6 +284,7 @@ def test_explain_mode_asks_for_reasons_and_tables_them(page: Any, server: Runnin
     assert fields == ["apiVersion", "kind", "metadata.name", "data.LOG_LEVEL"]
     assert rows.nth(2).locator("td").nth(1).inner_text() == "the name the Deployment mounts"
     sync_api.expect(answer.get_by_test_id("yaml-badge")).to_have_text("valid")
+    page.screenshot(path=str(shots / "chat-explain.png"), full_page=True)
 
 
 def test_a_bare_yaml_answer_is_validated_with_the_message_at_its_field(
