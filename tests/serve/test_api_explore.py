@@ -179,3 +179,14 @@ def test_leaderboard_rows(api_url: str) -> None:
 def test_without_a_runs_folder_runs_are_404(serve_url: str) -> None:
     resp = httpx.get(f"{serve_url}/api/runs")
     assert resp.status_code == 404 and "--runs" in resp.json()["error"]["message"]
+
+
+def test_a_new_run_appears_without_a_restart(
+    start_server: Callable[..., RunningServer], runs_dir: Path
+) -> None:
+    url = start_server(runs_dir=runs_dir).url
+    assert httpx.get(f"{url}/api/runs").json()["total"] == 1
+    assert len(httpx.get(f"{url}/api/leaderboard").json()["items"]) == 1
+    _write_failing_run(runs_dir)
+    assert httpx.get(f"{url}/api/runs").json()["total"] == 2
+    assert len(httpx.get(f"{url}/api/leaderboard").json()["items"]) == 2

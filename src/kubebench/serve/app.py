@@ -106,6 +106,11 @@ def _handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         return error_response(exc.status_code, detail, dict(exc.headers or {}))
 
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(500, f"internal error: {type(exc).__name__}")
+
     @app.exception_handler(InfrastructureError)
     async def infrastructure(request: Request, exc: InfrastructureError) -> Response:
         return error_response(503, exc.one_line())
@@ -136,7 +141,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(explore.router)
     _core_routes(app, state)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    if STATIC_DIR.is_dir():  # the web UI's files, when installed
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Added last = outermost: metrics see every answer, the guard's refusals included.
     limiter = TokenBucket(settings.rate_per_s, settings.rate_burst)
     app.add_middleware(

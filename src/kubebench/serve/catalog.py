@@ -169,6 +169,7 @@ class RunCatalog:
     def __init__(self, runs_dir: Path | None) -> None:
         self.runs_dir = runs_dir
         self._cache: dict[Path, _CachedRun] = {}
+        self._board: tuple[tuple[Any, ...], dict[str, Any] | None] | None = None
 
     def _run_dirs(self) -> list[Path]:
         if self.runs_dir is None:
@@ -204,6 +205,15 @@ class RunCatalog:
 
     def listing(self) -> RunListing:
         return RunListing([r.snapshot for r in self.runs()], [])
+
+    def leaderboard(self) -> dict[str, Any] | None:
+        """`build_leaderboard` over the runs, built again only when a run changed."""
+        runs = self.runs()
+        key = tuple((r.snapshot.run_dir, r.fingerprint) for r in runs)
+        if self._board is None or self._board[0] != key:
+            board = build_leaderboard(RunListing([r.snapshot for r in runs], [])) if runs else None
+            self._board = (key, board)
+        return self._board[1]
 
 
 def run_item(run: _CachedRun) -> dict[str, Any]:
@@ -329,10 +339,9 @@ def attempt_detail(run: _CachedRun, ident: str) -> dict[str, Any]:
 
 def leaderboard_items(catalog: RunCatalog) -> list[dict[str, Any]]:
     """The leaderboard's rows, every table's, flattened (each row says its table)."""
-    runs = catalog.listing()
-    if not runs.runs:
+    board = catalog.leaderboard()
+    if board is None:
         return []
-    board = build_leaderboard(runs)
     items = []
     for number, table in enumerate(board["tables"]):
         for row in table["rows"]:

@@ -142,6 +142,8 @@ async def _busy_ttft(
     background = [
         asyncio.create_task(stream_chat(client, model, max_tokens * 4, started=e)) for e in events
     ]
+    for task, event in zip(background, events, strict=True):
+        task.add_done_callback(lambda _, event=event: event.set())  # ended without text
     try:
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout=300)
         probe = await stream_chat(client, model, max_tokens)
