@@ -75,8 +75,9 @@ HOSTILE = (
 
 @pytest.fixture(scope="module")
 def chromium(server: RunningServer) -> Iterator[Any]:
-    """Headless Debian chromium. Started after the server: Playwright's sync API keeps
-    an event loop running in this thread, and `kubebench run` (the runs) needs none."""
+    """Headless Debian chromium, started after the server and its runs: Playwright's sync
+    API keeps an event loop running in this thread, where `kubebench run`'s asyncio.run
+    could not start."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (scripts/browser_setup.sh installs Debian's chromium)")
     with sync_api.sync_playwright() as p:

@@ -39,6 +39,7 @@ async function route() {
   else main.append(fresh);
   view = fresh;
   view.dataset.ready = "false";
+  view.append(el("p", { class: "muted" }, "loading…"));
   try {
     await ROUTES[page](view, rest.filter(Boolean));
   } catch (error) {
