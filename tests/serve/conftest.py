@@ -25,6 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
+pytest.importorskip("fastapi", reason="kubebench serve needs the serve extra")
+pytest.importorskip("uvicorn", reason="kubebench serve needs the serve extra")
+
 from kubebench.serve.app import create_app
 from kubebench.serve.settings import ServeSettings
 

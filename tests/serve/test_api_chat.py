@@ -191,3 +191,17 @@ def test_stop_trimmer_sees_a_stop_split_across_deltas() -> None:
     assert plain.feed("all of it") == "all of it" and plain.flush() == ""
     held = StopTrimmer(("XYZ",))
     assert held.feed("aX") + held.flush() == "aX"
+
+
+def test_an_upstream_refusing_the_key_is_502_not_401(
+    start_server: Callable[..., RunningServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = start_server(api_key="upstream-key")
+    inner = _model_with_key(upstream.url, "upstream-key")
+    monkeypatch.setenv("KUBEBENCH_OPENAI_API_KEY", "wrong")
+    front = start_server(models=[f"openai:{inner}?base_url={upstream.url}/v1"]).url
+    for stream in (False, True):
+        body = {"model": f"openai:{inner}", "messages": USER, "stream": stream}
+        resp = httpx.post(f"{front}/v1/chat/completions", json=body)
+        assert resp.status_code == 502
+        assert "refused this server's key" in resp.json()["error"]["message"]

@@ -71,6 +71,25 @@ rules:
     assert doc["line_of_error"] == 6
 
 
+def test_line_of_error_follows_the_fields_path(validate: Callable[..., Any]) -> None:
+    text = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: reader
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: []
+"""
+    (doc,) = validate(text)["documents"]
+    assert not doc["valid"] and doc["causes"][0]["field"] == "rules[1].verbs"
+    assert doc["line_of_error"] == 11
+
+
 def test_bad_name_gets_the_servers_message_and_causes(validate: Callable[..., Any]) -> None:
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\ndata:\n  a: b\n"
     (doc,) = validate(text)["documents"]

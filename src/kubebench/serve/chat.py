@@ -3,14 +3,16 @@ server-sent events ending in `data: [DONE]`)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from kubebench.errors import KubeBenchError
+from kubebench.models.openai import OpenAIProvider
 from kubebench.serve.api_errors import ApiError
 from kubebench.serve.chat_schema import (
     ChatRequest,
@@ -20,7 +22,7 @@ from kubebench.serve.chat_schema import (
     usage_of,
 )
 from kubebench.serve.generation import Generation
-from kubebench.serve.proxy import dumps, proxy_chat
+from kubebench.serve.proxy import proxy_chat
 from kubebench.serve.responses import ClosingStream, once
 from kubebench.serve.state import ServeState
 
@@ -39,7 +41,7 @@ async def list_models(request: Request) -> dict[str, Any]:
 
 
 def _event(data: dict[str, Any]) -> bytes:
-    return f"data: {dumps(data)}\n\n".encode()
+    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
 @router.post("/v1/chat/completions")
@@ -49,9 +51,10 @@ async def chat_completions(request: Request, body: ChatRequest) -> Response:
     served = state.pool.get(body.model)
     assert served.provider is not None
     if served.upstream:
+        upstream = cast(OpenAIProvider, served.provider)
         await state.pool.acquire()
         raw = body.model_dump(exclude_unset=True, mode="json")
-        return await proxy_chat(served.provider, raw, on_close=once(state.pool.release))  # type: ignore[arg-type]
+        return await proxy_chat(upstream, raw, on_close=once(state.pool.release))
     messages, config = body.messages_in(), body.generation_config()
     generation = Generation(
         served.provider, served.model_id, messages, config, state.metrics, started=started

@@ -4,7 +4,7 @@ byte for byte."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,8 +21,16 @@ def _headers(response: httpx.Response) -> dict[str, str]:
     return {k: v for k, v in response.headers.items() if k.lower() in _PASSED_HEADERS}
 
 
+def _refused_key(provider: OpenAIProvider, status: int, content: bytes) -> ApiError:
+    # Passed on as is, a 401 would tell the client that *its* key to this server is wrong.
+    detail = content.decode("utf-8", "replace")[:300]
+    return ApiError(
+        502, f"upstream {provider.base_url} refused this server's key (HTTP {status}): {detail}"
+    )
+
+
 async def proxy_chat(
-    provider: OpenAIProvider, body: dict[str, Any], *, on_close: Any = None
+    provider: OpenAIProvider, body: dict[str, Any], *, on_close: Callable[[], None]
 ) -> Response:
     """Forward one chat request to the provider's endpoint; `on_close()` runs once the
     answer is fully sent (or failed)."""
@@ -34,28 +42,21 @@ async def proxy_chat(
     request = client.build_request(
         "POST", url, content=encode_body(upstream), headers={"Content-Type": "application/json"}
     )
+    stream = bool(body.get("stream"))
     try:
-        response = await client.send(request, stream=bool(body.get("stream")))
+        response = await client.send(request, stream=stream)
     except httpx.HTTPError as exc:
-        if on_close:
-            on_close()
+        on_close()
         raise ApiError(502, f"upstream {provider.base_url} failed: {type(exc).__name__}") from None
-    if not body.get("stream"):
-        if on_close:
-            on_close()
-        return Response(response.content, response.status_code, headers=_headers(response))
 
     async def close() -> None:
         await response.aclose()
-        if on_close:
-            on_close()
+        on_close()
 
-    if response.status_code != 200:
+    if not stream or response.status_code != 200:
         content = await response.aread()
         await close()
+        if response.status_code in (401, 403):
+            raise _refused_key(provider, response.status_code, content)
         return Response(content, response.status_code, headers=_headers(response))
     return ClosingStream(response.aiter_raw(), close, headers=_headers(response))
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

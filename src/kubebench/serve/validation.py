@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from kubebench import defaults
 from kubebench.cluster.client import NAMESPACES, KubeClient, ResourceInfo, unknown_kind_response
 from kubebench.data.validation import ensure_namespace
@@ -27,7 +29,8 @@ from kubebench.grading.scope import KNOWN_KINDS, check_scope, target_namespace
 from kubebench.tasks.schema import Kind, Task, Tier
 
 _LINE = re.compile(r"\bline (\d+)")
-_KEY = re.compile(r"[A-Za-z0-9_.\-/]+")
+_STEP = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
+_YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Strict decoding names bad fields in its message, not in causes.
 _STRICT_FIELD = re.compile(r'(?:unknown|duplicate) field "([^"]+)"')
 _SYSTEM_NAMESPACE_PREFIX = "kube-"
@@ -75,14 +78,55 @@ def _error_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def field_line(lines: list[str], start: int, end: int, path: str) -> int | None:
-    """Where in lines [start, end) (1-based) the last key of a field path such as
-    `rules[0].verbs` or `metadata.name` is written; None when it cannot be told."""
-    unindexed = re.sub(r"\[[^\]]*\]", ".", path)
-    keys = [key for part in _KEY.findall(unindexed) for key in part.split(".") if key]
-    if not keys:
+def _steps(path: str) -> list[str | int]:
+    """`rules[0].verbs` -> ["rules", 0, "verbs"]; `data[a.b]` -> ["data", "a.b"]."""
+    steps: list[str | int] = []
+    for key, index in _STEP.findall(path):
+        if key:
+            steps.append(key)
+        else:
+            steps.append(int(index) if index.isdigit() else index)
+    return steps
+
+
+def _node_line(text: str, steps: list[str | int]) -> int | None:
+    """The 0-based line, in `text` (one YAML document), of the deepest node the path
+    reaches; None when it reaches none."""
+    try:
+        node = yaml.compose(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError:
         return None
-    wanted = re.compile(rf"^\s*(?:-\s+)?[\"']?{re.escape(keys[-1])}[\"']?\s*:")
+    line = None
+    for step in steps:
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            match = next((kv for kv in node.value if getattr(kv[0], "value", None) == step), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line, match[1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value)
+        ):
+            node = node.value[step]
+            line = node.start_mark.line
+        else:
+            break
+    return line
+
+
+def field_line(lines: list[str], start: int, end: int, path: str) -> int | None:
+    """Where in lines [start, end) (1-based) the field a server names (`rules[0].verbs`,
+    `metadata.name`) is written: by the path through the document's YAML, else the
+    first line that writes its last key; None when neither tells."""
+    steps = _steps(path)
+    if not steps:
+        return None
+    found = _node_line("\n".join(lines[start - 1 : end - 1]), steps)
+    if found is not None:
+        return start + found
+    last = next((s for s in reversed(steps) if isinstance(s, str)), None)
+    if last is None:
+        return None
+    wanted = re.compile(rf"^\s*(?:-\s+)?[\"']?{re.escape(last)}[\"']?\s*:")
     for number in range(start, min(end, len(lines) + 1)):
         if wanted.match(lines[number - 1]):
             return number
