@@ -336,6 +336,10 @@ def test_editor_shows_the_servers_error_as_you_type_and_clears_it(
     sync_api.expect(status).to_have_text("1 of 2 invalid")
     sync_api.expect(page.get_by_test_id("editor-bad-line")).to_have_count(6)  # lines 6-11
     page.screenshot(path=str(shots / "editor.png"), full_page=True)
+    # Clicking the error selects its document in the text.
+    error.click()
+    selected = editor.evaluate("e => e.value.slice(e.selectionStart, e.selectionEnd)")
+    assert selected == second.rstrip("\n")
 
     # Fix it by typing: quote the number.
     editor.fill(first + second.rstrip("\n").replace("mode: 3", "mode: "))
