@@ -34,6 +34,11 @@ sync_api = pytest.importorskip(
 )
 
 CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing (scripts/browser_setup.sh installs Debian's chromium)",
+        allow_module_level=True,
+    )
 SCREENSHOTS_ENV = "KUBEBENCH_SCREENSHOTS"
 # One task per kind x tier of three kinds; one wrong answer among them: a mutation that
 # still dry-runs but fails an expectation (self-validation proves the grader catches it).
@@ -78,8 +83,6 @@ def chromium(server: RunningServer) -> Iterator[Any]:
     """Headless Debian chromium, started after the server and its runs: Playwright's sync
     API keeps an event loop running in this thread, where `kubebench run`'s asyncio.run
     could not start."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (scripts/browser_setup.sh installs Debian's chromium)")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield browser
