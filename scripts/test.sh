@@ -5,15 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-# The HTML report test drives Debian's chromium through Playwright, whose own browser
-# download cannot work offline; install the distribution's browser once.
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
-  echo "==> installing chromium (for the HTML report test)"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-fi
+# The web UI and HTML report tests drive Debian's chromium through Playwright.
+"$ROOT/scripts/browser_setup.sh" "$ROOT/.venv"
 echo "==> ruff"
 .venv/bin/ruff check src tests
 .venv/bin/ruff format --check src tests
