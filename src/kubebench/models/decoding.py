@@ -279,4 +279,3 @@ def decode_batch(
     while batch.rows:
         batch.step()
     return [row.completion for row in rows if row.completion is not None]
-

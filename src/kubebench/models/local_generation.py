@@ -143,8 +143,6 @@ def _generate_padded(
     return completions
 
 
-
-
 class BatchingGenerator:
     """Turns concurrent calls into rows of one continuously batched decoding loop."""
 
