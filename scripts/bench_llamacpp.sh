@@ -25,13 +25,15 @@ build() {
 }
 
 gguf_path() {
-  "$PY" -c 'from kubebench.models.local_loading import embedded_gguf_path; print(embedded_gguf_path())'
+  [ -n "${GGUF:-}" ] && { echo "$GGUF"; return; }
+  "$PY" -c 'from kubebench.models.embedded import embedded_gguf_path; print(embedded_gguf_path())'
 }
 
 serve() {
   n=${1:-16}
   # One context slot of 1024 tokens per parallel stream (-c is the total).
-  exec "$WORK/build/bin/llama-server" -m "$(gguf_path)" --host 127.0.0.1 --port "$PORT" \
+  model=$(gguf_path)
+  exec "$WORK/build/bin/llama-server" -m "$model" --host 127.0.0.1 --port "$PORT" \
     --parallel "$n" -c $((n * 1024)) -t 2 --cont-batching --no-webui
 }
 
