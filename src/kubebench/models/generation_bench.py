@@ -239,7 +239,10 @@ async def _llama_server(
 
     base = url.rstrip("/")
     base = base if base.endswith("/v1") else f"{base}/v1"
-    provider = OpenAIProvider("smollm2", base_url=base, concurrency=streams, retries=0)
+    # A slow, shared machine: a queued request may wait long for its slot.
+    provider = OpenAIProvider(
+        "smollm2", base_url=base, concurrency=streams, retries=0, timeout_s=3600
+    )
     try:
         await provider.complete(conversations[0], GenerationConfig(max_tokens=4))  # warm-up
         load = os.getloadavg()[0]
