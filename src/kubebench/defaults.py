@@ -157,6 +157,12 @@ HF_BATCH_WINDOW_S = 0.005  # how long the first request waits for others to join
 BENCH_GENERATION_PROMPTS = 32
 BENCH_GENERATION_BATCH_SIZE = HF_MAX_BATCH_SIZE
 BENCH_GENERATION_MAX_TOKENS = 128  # about one short manifest
+# -- Local generation, issue 16 (continuous batching, GGUF conversion cache, bench) ------
+# Bump when the way a GGUF file becomes cached transformers weights changes: every
+# cached conversion (<cache_dir>/converted/...) is then made anew.
+GGUF_CONVERSION_VERSION = 1
+BENCH_GENERATION_STREAMS = (1, 16)  # concurrent streams each decoder is timed at
+# -- end of issue 16 block ------------------------------------------------------------
 
 # -- Tasks (tasks/): the shipped splits and the expectation checker --------------------
 DEFAULT_TASK_SPLIT = "test"  # what `kubebench run`, `tasks ...` and `load_tasks()` use

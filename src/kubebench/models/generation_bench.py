@@ -1,34 +1,57 @@
-"""`kubebench bench generation`: tokens/s of local generation, batched vs one at a time.
+"""`kubebench bench generation`: tokens/s of local decoders, side by side, in one run.
 
-Both modes run the same prompts (dev-split tasks through the real prompt template) on
-the same loaded model, through the `hf` provider's own batching code, in the same
-process: one prompt at a time (batch size 1), then every prompt submitted concurrently
-so the provider batches them. Greedy decoding, so both modes should give the same
-answers; the count of identical answers is reported as a check.
+Every decoder answers the same prompts (dev-split tasks through the real prompt
+template), greedily, at each count of concurrent streams (1 and 16 by default: a pool
+of that many clients, each sending its next prompt as soon as its answer is back):
+
+- `handwritten`: KubeBench's own continuously batched loop (`decoding`), through the
+  `hf` provider, on the embedded model as loaded;
+- `transformers`: transformers' own continuous batching (`init_continuous_batching`,
+  paged attention) on the same loaded model;
+- `llama-server`: llama.cpp's server over HTTP (its OpenAI-compatible
+  `/v1/chat/completions`, through the `openai` provider), when a URL is given; start it
+  on the same GGUF file with `--parallel N` (scripts/bench_llamacpp.sh does).
+
+Each run records the 1-minute load average before and after it (the machine may be
+shared), and how many answers equal the first run's (greedy: they should, at least
+between the two float decoders).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from kubebench import defaults
 from kubebench.models.base import ChatMessage, Completion, GenerationConfig
 from kubebench.models.hf import HFProvider
 from kubebench.models.local_loading import LoadedModel
 
-Progress = Callable[[str, int], None]  # (mode, completions finished so far)
+Progress = Callable[[str, int], None]  # (run label, completions finished so far)
+DECODERS = ("handwritten", "transformers", "llama-server")
 
 
 @dataclass
 class GenerationRun:
-    """One mode of the benchmark."""
+    """One decoder at one count of concurrent streams."""
 
-    mode: str
+    decoder: str
+    streams: int
     completions: list[Completion]
     wall_s: float
+    load_avg: tuple[float, float] = (0.0, 0.0)  # 1-minute load average: before, after
     batch_sizes: list[int] = field(default_factory=list)
+    error: str | None = None  # why this decoder could not run (then no figures)
+
+    @property
+    def label(self) -> str:
+        return f"{self.decoder} ×{self.streams}"
 
     @property
     def completion_tokens(self) -> int:
@@ -45,20 +68,20 @@ class GenerationBenchResult:
     device: str
     hardware: str  # the GPU's name, or the CPU thread count torch uses
     load_s: float
+    weights_from: str  # "gguf" (converted at this load) or "cache"
     prompts: int
     max_tokens: int
-    sequential: GenerationRun
-    batched: GenerationRun
+    runs: list[GenerationRun]
 
-    @property
-    def speedup(self) -> float:
-        if not self.sequential.tokens_per_s:
-            return 0.0
-        return self.batched.tokens_per_s / self.sequential.tokens_per_s
+    def run(self, decoder: str, streams: int) -> GenerationRun | None:
+        return next((r for r in self.runs if (r.decoder, r.streams) == (decoder, streams)), None)
 
-    @property
-    def identical_answers(self) -> int:
-        pairs = zip(self.sequential.completions, self.batched.completions, strict=True)
+    def identical_answers(self, run: GenerationRun) -> int:
+        """How many of `run`'s answers equal the first successful run's."""
+        reference = next((r for r in self.runs if not r.error), None)
+        if reference is None or run.error:
+            return 0
+        pairs = zip(reference.completions, run.completions, strict=True)
         return sum(a.text == b.text for a, b in pairs)
 
 
@@ -82,58 +105,215 @@ def bench_conversations(count: int) -> list[list[ChatMessage]]:
     return [build_messages(task) for task in chosen[:count]]
 
 
-async def _run_mode(
-    provider: HFProvider,
-    mode: str,
+Ask = Callable[[list[ChatMessage]], Awaitable[Completion]]
+
+
+async def _pooled(
+    ask: Ask,
     conversations: list[list[ChatMessage]],
-    config: GenerationConfig,
-    concurrent: bool,
+    streams: int,
+    label: str,
     progress: Progress | None,
-) -> GenerationRun:
+) -> tuple[list[Completion], float]:
+    """Answers in prompt order, `streams` requests in flight at any time; and wall time."""
+    gate = asyncio.Semaphore(streams)
     done = 0
 
     async def one(messages: list[ChatMessage]) -> Completion:
         nonlocal done
-        completion = await provider.complete(messages, config)
+        async with gate:
+            completion = await ask(messages)
         done += 1
         if progress:
-            progress(mode, done)
+            progress(label, done)
         return completion
 
     started = time.monotonic()
-    if concurrent:
-        completions = list(await asyncio.gather(*(one(m) for m in conversations)))
-    else:
-        completions = [await one(m) for m in conversations]
-    wall = time.monotonic() - started
-    return GenerationRun(mode, completions, wall, list(provider.generator.batch_sizes))
+    completions = list(await asyncio.gather(*(one(m) for m in conversations)))
+    return completions, time.monotonic() - started
 
 
-async def bench_loaded_model(
+async def _handwritten(
+    loaded: LoadedModel,
+    conversations: list[list[ChatMessage]],
+    config: GenerationConfig,
+    streams: int,
+    batch_size: int | None,
+    progress: Progress | None,
+) -> GenerationRun:
+    provider = HFProvider.from_loaded(
+        loaded, max_batch_size=min(streams, batch_size or streams), batch_window_s=0.05
+    )
+    try:
+        # Warm-up: first-call costs (kernels, allocator) must not count against a mode.
+        await provider.complete(conversations[0], GenerationConfig(max_tokens=4))
+        provider.generator.batch_sizes.clear()
+        load = os.getloadavg()[0]
+
+        async def ask(messages: list[ChatMessage]) -> Completion:
+            return await provider.complete(messages, config)
+
+        label = f"handwritten ×{streams}"
+        completions, wall = await _pooled(ask, conversations, streams, label, progress)
+    finally:
+        await provider.aclose()
+    sizes = list(provider.generator.batch_sizes)
+    return GenerationRun(
+        "handwritten", streams, completions, wall, (load, os.getloadavg()[0]), sizes
+    )
+
+
+def _transformers(
+    loaded: LoadedModel,
+    conversations: list[list[ChatMessage]],
+    config: GenerationConfig,
+    streams: int,
+    progress: Progress | None,
+) -> GenerationRun:
+    """transformers' continuous batching manager, `streams` requests in flight."""
+    import torch
+    from transformers import ContinuousBatchingConfig
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    from kubebench.models.local_generation import render_chat
+    from kubebench.models.local_tokens import answer_completion, eos_ids
+
+    eos = eos_ids(loaded)
+    prompts = [render_chat(loaded, m) for m in conversations]
+    generation = HFGenerationConfig(
+        max_new_tokens=config.max_tokens,
+        do_sample=False,
+        eos_token_id=sorted(eos),
+        pad_token_id=loaded.tokenizer.pad_token_id,
+    )
+    width = max(len(p) for p in prompts) + config.max_tokens
+    cb_config = ContinuousBatchingConfig(max_batch_tokens=max(256, width))
+    label = f"transformers ×{streams}"
+    with loaded.lock, torch.inference_mode():
+        manager = loaded.model.init_continuous_batching(
+            generation_config=generation, continuous_batching_config=cb_config
+        )
+        manager.start()
+        try:
+            tokens: dict[str, list[int]] = {}
+            ids: dict[str, int] = {}
+            waiting = list(range(len(prompts)))[::-1]
+            load = os.getloadavg()[0]
+            started = time.monotonic()
+            while waiting or len(tokens) < len(prompts):
+                while waiting and len(ids) - len(tokens) < streams:
+                    index = waiting.pop()
+                    rid = manager.add_request(prompts[index], request_id=f"bench-{index}")
+                    if rid is None:
+                        raise RuntimeError("the manager refused a request")
+                    ids[rid] = index
+                result = manager.get_result(timeout=5)
+                if result is None:
+                    if manager.is_running():
+                        continue  # still decoding: a loaded machine is slow, not stuck
+                    raise RuntimeError("transformers' batching manager stopped")
+                if result.error:
+                    raise RuntimeError(result.error)
+                if result.is_finished():
+                    tokens[result.request_id] = list(result.generated_tokens)
+                    if progress:
+                        progress(label, len(tokens))
+            wall = time.monotonic() - started
+        finally:
+            manager.stop(block=True)
+    completions = []
+    for rid, index in sorted(ids.items(), key=lambda item: item[1]):
+        row = tokens[rid]
+        ended = next((i for i, t in enumerate(row) if t in eos), None)
+        row = row[: ended + 1] if ended is not None else row
+        completions.append(answer_completion(loaded, row, prompts[index], config, eos, wall, 0))
+    return GenerationRun("transformers", streams, completions, wall, (load, os.getloadavg()[0]))
+
+
+async def _llama_server(
+    url: str,
+    conversations: list[list[ChatMessage]],
+    config: GenerationConfig,
+    streams: int,
+    progress: Progress | None,
+) -> GenerationRun:
+    from kubebench.models.openai import OpenAIProvider
+
+    base = url.rstrip("/")
+    base = base if base.endswith("/v1") else f"{base}/v1"
+    # A slow, shared machine: a queued request may wait long for its slot.
+    provider = OpenAIProvider(
+        "smollm2", base_url=base, concurrency=streams, retries=0, timeout_s=3600
+    )
+    try:
+        await provider.complete(conversations[0], GenerationConfig(max_tokens=4))  # warm-up
+        load = os.getloadavg()[0]
+
+        async def ask(messages: list[ChatMessage]) -> Completion:
+            return await provider.complete(messages, config)
+
+        label = f"llama-server ×{streams}"
+        completions, wall = await _pooled(ask, conversations, streams, label, progress)
+    finally:
+        await provider.aclose()
+    return GenerationRun("llama-server", streams, completions, wall, (load, os.getloadavg()[0]))
+
+
+def bench_decoders(
     loaded: LoadedModel,
     conversations: list[list[ChatMessage]],
     *,
-    batch_size: int,
     max_tokens: int,
+    streams: Sequence[int] = defaults.BENCH_GENERATION_STREAMS,
+    decoders: Sequence[str] = ("handwritten", "transformers"),
+    llama_server: str | None = None,
+    batch_size: int | None = None,
     progress: Progress | None = None,
-) -> tuple[GenerationRun, GenerationRun]:
-    """Time the same conversations one at a time, then batched, on `loaded`."""
+) -> list[GenerationRun]:
+    """Every decoder at every stream count, one after another, in this process."""
     config = GenerationConfig(temperature=0.0, max_tokens=max_tokens)
-    one_at_a_time = HFProvider.from_loaded(loaded, max_batch_size=1, batch_window_s=0)
-    # The window only has to cover the submission of every prompt (all at once here).
-    batched = HFProvider.from_loaded(loaded, max_batch_size=batch_size, batch_window_s=0.05)
-    try:
-        # Warm-up: first-call costs (kernels, allocator) must not count against either mode.
-        await one_at_a_time.complete(conversations[0], GenerationConfig(max_tokens=4))
-        one_at_a_time.generator.batch_sizes.clear()
-        sequential = await _run_mode(
-            one_at_a_time, "one at a time", conversations, config, False, progress
-        )
-        batch_run = await _run_mode(batched, "batched", conversations, config, True, progress)
-    finally:
-        await one_at_a_time.aclose()
-        await batched.aclose()
-    return sequential, batch_run
+    runs: list[GenerationRun] = []
+    for decoder in decoders:
+        for count in streams:
+            try:
+                if decoder == "handwritten":
+                    run = asyncio.run(
+                        _handwritten(loaded, conversations, config, count, batch_size, progress)
+                    )
+                elif decoder == "transformers":
+                    run = _in_thread(
+                        lambda c=count: _transformers(loaded, conversations, config, c, progress)
+                    )
+                elif decoder == "llama-server" and llama_server:
+                    run = asyncio.run(
+                        _llama_server(llama_server, conversations, config, count, progress)
+                    )
+                else:
+                    continue
+            except Exception as exc:  # a decoder that cannot run is a finding, not a crash
+                message = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+                run = GenerationRun(decoder, count, [], 0.0, error=message)
+            runs.append(run)
+    return runs
+
+
+def _in_thread(work: Callable[[], Any]) -> Any:
+    """Run `work` on a fresh thread (transformers' manager must not see our event loop)."""
+    results: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def target() -> None:
+        try:
+            results.put((True, work()))
+        except BaseException as exc:
+            results.put((False, exc))
+
+    thread = threading.Thread(target=target, name="kubebench-bench")
+    thread.start()
+    thread.join()
+    ok, value = results.get()
+    if not ok:
+        raise value
+    return value
 
 
 def _hardware(device: str) -> str:
@@ -147,51 +327,58 @@ def _hardware(device: str) -> str:
 def run_generation_bench(
     *,
     prompts: int,
-    batch_size: int,
     max_tokens: int,
+    streams: Sequence[int] = defaults.BENCH_GENERATION_STREAMS,
+    decoders: Sequence[str] = ("handwritten", "transformers"),
+    llama_server: str | None = None,
+    batch_size: int | None = None,
     device: str = "auto",
     dtype: str = "auto",
     progress: Progress | None = None,
 ) -> GenerationBenchResult:
-    """Load the embedded model through the hf code path and compare both modes."""
+    """Load the embedded model and time every decoder on the same prompts."""
     from kubebench.models.embedded import load_embedded_model
 
     loaded = load_embedded_model(dtype=dtype, device=device)
     conversations = bench_conversations(prompts)
-    sequential, batched = asyncio.run(
-        bench_loaded_model(
-            loaded, conversations, batch_size=batch_size, max_tokens=max_tokens, progress=progress
-        )
+    runs = bench_decoders(
+        loaded,
+        conversations,
+        max_tokens=max_tokens,
+        streams=streams,
+        decoders=[*decoders, *(["llama-server"] if llama_server else [])],
+        llama_server=llama_server,
+        batch_size=batch_size,
+        progress=progress,
     )
     return GenerationBenchResult(
         model=loaded.identity,
         device=loaded.device,
         hardware=_hardware(loaded.device),
         load_s=loaded.load_s,
+        weights_from=loaded.weights_from,
         prompts=len(conversations),
         max_tokens=max_tokens,
-        sequential=sequential,
-        batched=batched,
+        runs=runs,
     )
 
 
 def summary_lines(result: GenerationBenchResult) -> list[str]:
     """The benchmark as plain text lines (for logs and machines without rich)."""
-    seq, bat = result.sequential, result.batched
-    rows = [
-        ("prompts", str(result.prompts), str(result.prompts)),
-        ("largest batch", str(max(seq.batch_sizes)), str(max(bat.batch_sizes))),
-        ("generated tokens", str(seq.completion_tokens), str(bat.completion_tokens)),
-        ("wall time (s)", f"{seq.wall_s:.2f}", f"{bat.wall_s:.2f}"),
-        ("tokens/s", f"{seq.tokens_per_s:.1f}", f"{bat.tokens_per_s:.1f}"),
+    lines = [
+        f"generation bench on {result.device} ({result.hardware}); {result.prompts} prompts, "
+        f"max tokens {result.max_tokens}, greedy; model load {result.load_s:.1f}s "
+        f"(weights from {result.weights_from}, {result.model.get('dtype')})",
+        f"{'decoder':<14}{'streams':>8}{'tokens':>8}{'wall s':>9}{'tokens/s':>10}"
+        f"{'identical':>11}{'load avg':>13}",
     ]
-    lines = [f"generation bench on {result.device} ({result.hardware})"]
-    lines += [
-        f"{name:<18}{a:>16}{b:>12}" for name, a, b in [("", "one at a time", "batched"), *rows]
-    ]
-    lines.append(
-        f"batched / one at a time: {result.speedup:.2f}x; identical answers "
-        f"{result.identical_answers}/{result.prompts}; model load {result.load_s:.1f}s "
-        f"({result.model.get('dtype')}); max tokens {result.max_tokens}"
-    )
+    for run in result.runs:
+        if run.error:
+            lines.append(f"{run.decoder:<14}{run.streams:>8}  failed: {run.error}")
+            continue
+        lines.append(
+            f"{run.decoder:<14}{run.streams:>8}{run.completion_tokens:>8}{run.wall_s:>9.1f}"
+            f"{run.tokens_per_s:>10.1f}{result.identical_answers(run):>8}/{result.prompts:<2}"
+            f"{run.load_avg[0]:>7.2f}→{run.load_avg[1]:.2f}"
+        )
     return lines

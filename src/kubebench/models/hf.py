@@ -1,20 +1,22 @@
 """`hf:<folder or hub id>`: a local transformers model, optionally with a PEFT adapter.
 
 Loads once per process (see `local_loading`), uses the model's chat template, and
-answers concurrent calls in length-sorted, left-padded batches (see `local_generation`).
+answers concurrent calls as rows of one continuously batched decoding loop, and can stream
+them (see `local_generation`).
 CUDA when present, else CPU. Never downloads weights: a hub id must already be in the
 local Hugging Face cache.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kubebench import defaults
 from kubebench.errors import UserError
-from kubebench.models.base import ChatMessage, Completion, GenerationConfig
+from kubebench.models.base import ChatMessage, Completion, CompletionChunk, GenerationConfig
 from kubebench.models.local_generation import BatchingGenerator
 from kubebench.models.local_loading import LoadedModel, LocalModelSpec, load_local_model
 from kubebench.models.options import ProviderHelp, parse_options
@@ -104,8 +106,17 @@ class HFProvider:
         *,
         task: Task | None = None,
     ) -> Completion:
-        """Answer `messages`; concurrent calls are generated together in batches."""
+        """Answer `messages`; concurrent calls are decoded together (continuous batching)."""
         return await self.generator.complete(messages, config)
+
+    async def stream(
+        self, messages: list[ChatMessage], config: GenerationConfig
+    ) -> AsyncIterator[CompletionChunk]:
+        """The answer as text deltas while it is decoded; the last chunk carries the
+        `Completion` (its text is the deltas joined). Stop strings never show, not even
+        in part: text that could begin one is held back until it cannot."""
+        async for chunk in self.generator.stream(messages, config):
+            yield chunk
 
     def describe(self) -> dict[str, object]:
         return {

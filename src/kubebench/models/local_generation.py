@@ -1,22 +1,26 @@
-"""Batched generation for local models (the hf and embedded providers share it).
+"""Continuously batched generation for local models (the hf and embedded providers).
 
-Concurrent `complete()` calls are gathered for a few milliseconds into one batch (up to
-`max_batch_size`, requests with the same generation config only), sorted by prompt
-length and generated together (`generate_batch`) on the model's own generation thread,
-so that the event loop keeps serving while the CPU or GPU works. One batch runs at a
-time per model.
+Every `complete()` or `stream()` call becomes a row of one running batch, decoded on the
+model's own generation thread so that the event loop keeps serving while the CPU or GPU
+works: a request joins at the next decoding step (up to `max_batch_size` rows), and
+leaves, freeing its slot, the step it finishes (see `decoding.RunningBatch`). When the
+batch is idle, the first request waits `window_s` for company, so that requests sent
+together are prefilled together. Models whose cache the decoding loop cannot hold
+(sliding windows, linear attention) go through transformers' `generate()` instead, one
+left-padded batch of same-config requests at a time, their answers in one chunk each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from kubebench.errors import InfrastructureError
-from kubebench.models.base import ChatMessage, Completion, GenerationConfig
+from kubebench.models.base import ChatMessage, Completion, CompletionChunk, GenerationConfig
 from kubebench.models.local_loading import LoadedModel
 from kubebench.models.local_tokens import answer_completion, eos_ids, stop_window
 
@@ -45,7 +49,8 @@ def generate_batch(
     """Generate one answer per prompt (token ids), all in one batch.
 
     Greedy when `config.temperature == 0`; otherwise sampling with top-p, seeded by
-    `config.seed` when given (the same seed and batch give the same answers). Models
+    `config.seed` when given (each row from its own generator on the decoding loop; one
+    generator for the batch on `generate()`). Models
     with a plain full-attention cache (Llama, Qwen, SmolLM, Phi, ...) go through
     `decoding.decode_batch`; others (sliding windows, linear attention) through
     transformers' `generate()` on a left-padded batch. CPU-bound: async code runs it on
@@ -138,125 +143,165 @@ def _generate_padded(
     return completions
 
 
-@dataclass
-class _Request:
-    prompt: list[int]
-    config: GenerationConfig
-    future: asyncio.Future[Completion]
-    enqueued: float
-
-
 class BatchingGenerator:
-    """Collects concurrent requests into length-sorted batches for `generate_batch`."""
+    """Turns concurrent calls into rows of one continuously batched decoding loop."""
 
     def __init__(self, loaded: LoadedModel, *, max_batch_size: int, window_s: float) -> None:
         self.loaded = loaded
         self.max_batch_size = max_batch_size
         self.window_s = window_s
-        self.batch_sizes: list[int] = []  # of every batch generated, for tests and benches
-        self._pending: list[_Request] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakeup: asyncio.Event | None = None
-        self._worker: asyncio.Task[None] | None = None
+        # Live rows right after each join (one entry per step that admitted requests).
+        self.batch_sizes: list[int] = []
+        self._pending: deque[Any] = deque()  # decoding.Row, waiting to join
+        self._active: list[Any] = []  # rows admitted and not finished (for aclose)
+        self._lock = threading.Condition()
+        self._running = False
 
     async def complete(self, messages: list[ChatMessage], config: GenerationConfig) -> Completion:
         """Queue one request and wait for its answer."""
-        self._bind_to_running_loop()
-        assert self._loop is not None and self._wakeup is not None
-        request = _Request(
-            render_chat(self.loaded, messages),
-            config,
-            self._loop.create_future(),
-            time.monotonic(),
-        )
-        self._pending.append(request)
-        self._wakeup.set()
-        completion = await request.future
-        completion.latency_s = time.monotonic() - request.enqueued
-        return completion
+        async for chunk in self._rows(messages, config, stream=False):
+            if chunk.completion is not None:
+                return chunk.completion
+        raise InfrastructureError("local generation ended without an answer")
+
+    async def stream(
+        self, messages: list[ChatMessage], config: GenerationConfig
+    ) -> AsyncIterator[CompletionChunk]:
+        """Text deltas as they are decoded; the last chunk carries the `Completion`."""
+        async for chunk in self._rows(messages, config, stream=True):
+            yield chunk
+
+    async def _rows(
+        self, messages: list[ChatMessage], config: GenerationConfig, *, stream: bool
+    ) -> AsyncIterator[CompletionChunk]:
+        from kubebench.models.decoding import Row
+
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[CompletionChunk | BaseException] = asyncio.Queue()
+
+        def sink(event: CompletionChunk | BaseException) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+            except RuntimeError:  # the caller's event loop is gone: nobody is listening
+                row.cancelled = True
+
+        row = Row(render_chat(self.loaded, messages), config, sink=sink, stream=stream)
+        self._submit(row)
+        try:
+            while True:
+                event = await queue.get()
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+                if event.completion is not None:
+                    return
+        finally:
+            row.cancelled = True  # a consumer that stopped listening frees its slot
+
+    def _submit(self, row: Any) -> None:
+        with self._lock:
+            self._pending.append(row)
+            self._lock.notify()
+            if not self._running:
+                self._running = True
+                self.loaded.worker.submit(self._serve)
 
     async def aclose(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
-        for request in self._pending:
-            if not request.future.done():
-                request.future.cancel()
-        self._pending.clear()
+        """Cancel every request still waiting or being decoded."""
+        with self._lock:
+            rows = [*self._pending, *self._active]
+            self._pending.clear()
+        for row in rows:
+            if not row.finished:
+                row.cancelled = True
+                if row.sink is not None:
+                    row.sink(asyncio.CancelledError())
 
-    def _bind_to_running_loop(self) -> None:
-        # A provider may outlive one asyncio.run(); its queue lives in the current loop.
-        loop = asyncio.get_running_loop()
-        if self._loop is loop and self._worker is not None and not self._worker.done():
-            return
-        self._loop = loop
-        self._wakeup = asyncio.Event()
-        self._pending = [r for r in self._pending if r.future.get_loop() is loop]
-        self._worker = loop.create_task(self._serve())
+    def _serve(self) -> None:
+        """The decoding loop, on the model's generation thread, until no work is left."""
+        import torch
 
-    async def _serve(self) -> None:
-        assert self._wakeup is not None
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if not self._pending:
-                continue
-            await self._wait_for_company()
-            batch = self._take_batch()
-            if self._pending:
-                self._wakeup.set()
-            live = [r for r in batch if not r.future.done()]
-            if not live:
-                continue
-            self.batch_sizes.append(len(live))
-            try:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self.loaded.worker,
-                    generate_batch,
-                    self.loaded,
-                    [r.prompt for r in live],
-                    live[0].config,
-                )
-            except Exception as exc:
-                failure = InfrastructureError(
-                    f"local generation failed: {type(exc).__name__}: {exc}",
-                    hint="lower max_batch_size= or max_tokens if memory ran out",
-                )
-                for request in live:
-                    if not request.future.done():
-                        request.future.set_exception(failure)
-                continue
-            for request, result in zip(live, results, strict=True):
-                if not request.future.done():
-                    request.future.set_result(result)
+        try:
+            with self.loaded.lock, torch.inference_mode():
+                if self.loaded.growing_cache is None:
+                    self.loaded.growing_cache = _supports_growing_cache(self.loaded.model)
+                if self.loaded.growing_cache:
+                    self._decode_continuously()
+                else:
+                    self._generate_in_batches()
+        except Exception as exc:
+            failure = InfrastructureError(
+                f"local generation failed: {type(exc).__name__}: {exc}",
+                hint="lower max_batch_size= or max_tokens if memory ran out",
+            )
+            with self._lock:
+                rows = [*self._pending, *self._active]
+                self._pending.clear()
+                self._active = []
+                self._running = False
+            for row in rows:
+                if not row.finished and row.sink is not None:
+                    row.sink(failure)
 
-    async def _wait_for_company(self) -> None:
-        """Give concurrent callers until the oldest request's window closes to join it."""
-        assert self._wakeup is not None
+    def _wait_for_company(self) -> None:
+        """Called with `_lock` held: give concurrent callers until the oldest waiting
+        request's window closes to join it."""
         deadline = self._pending[0].enqueued + self.window_s
         while len(self._pending) < self.max_batch_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self._wakeup.clear()
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-            except TimeoutError:
-                return
+            self._lock.wait(remaining)
 
-    def _take_batch(self) -> list[_Request]:
-        """The oldest request plus its nearest neighbours in prompt length, same config."""
-        oldest = self._pending[0]
-        group = sorted(
-            (r for r in self._pending if r.config == oldest.config),
-            key=lambda r: len(r.prompt),
-        )
-        at = group.index(oldest)
-        size = self.max_batch_size
-        start = min(max(0, at - size // 2), max(0, len(group) - size))
-        batch = group[start : start + size]
-        taken = {id(r) for r in batch}
-        self._pending = [r for r in self._pending if id(r) not in taken]
-        return batch
+    def _next_work(self, free: int, idle: bool) -> list[Any] | None:
+        """Up to `free` waiting rows to admit; None when idle and nothing waits (the loop
+        ends, atomically with a later `_submit` starting a new one)."""
+        with self._lock:
+            while self._pending and self._pending[0].cancelled:
+                self._pending.popleft()
+            if not self._pending:
+                if idle:
+                    self._running = False
+                    return None
+                return []
+            if idle:
+                self._wait_for_company()
+            taken = []
+            while self._pending and len(taken) < free:
+                row = self._pending.popleft()
+                if not row.cancelled:
+                    taken.append(row)
+            return taken
+
+    def _decode_continuously(self) -> None:
+        from kubebench.models.decoding import RunningBatch
+
+        batch = RunningBatch(self.loaded, self.max_batch_size)
+        while True:
+            joining = self._next_work(batch.free_slots(), idle=not batch.rows)
+            if joining is None:
+                return
+            self._active = [*(row for row in batch.rows if not row.finished), *joining]
+            if joining:
+                batch.admit(joining)
+                self.batch_sizes.append(batch.live)
+            batch.step()
+
+    def _generate_in_batches(self) -> None:
+        while True:
+            taken = self._next_work(self.max_batch_size, idle=True)
+            if taken is None:
+                return
+            # Same config only (generate() takes one); the rest go back to wait their turn.
+            group = [row for row in taken if row.config == taken[0].config]
+            with self._lock:
+                self._pending.extendleft(reversed([r for r in taken if r not in group]))
+            group.sort(key=lambda row: len(row.prompt))
+            self.batch_sizes.append(len(group))
+            self._active = group
+            results = _generate_padded(self.loaded, [r.prompt for r in group], group[0].config)
+            for row, result in zip(group, results, strict=True):
+                result.latency_s = time.monotonic() - row.enqueued
+                row.completion = result
+                if row.sink is not None and not row.cancelled:
+                    row.sink(CompletionChunk(text=result.text, completion=result))

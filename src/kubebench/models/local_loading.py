@@ -57,6 +57,9 @@ class LoadedModel:
     # model, and the kv_cache.PromptPrefix it reuses (both guarded by `lock`).
     growing_cache: bool | None = None
     prompt_prefix: Any = None
+    # Where the weights came from: "source", or for a GGUF file "gguf" (converted now)
+    # or "cache" (a conversion saved by an earlier load; see gguf_cache).
+    weights_from: str = "source"
 
 
 _cache: dict[LocalModelSpec, LoadedModel] = {}
@@ -175,14 +178,14 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
         tokenizer_source = spec.source
         if spec.adapter and _has_tokenizer(Path(spec.adapter)):
             tokenizer_source = spec.adapter  # adapters that add tokens ship their tokenizer
-        tok_kwargs = {"gguf_file": spec.gguf_file} if tokenizer_source == spec.source else {}
-        with quiet_gguf_progress():
-            tokenizer = AutoTokenizer.from_pretrained(
-                tokenizer_source,
-                local_files_only=True,
-                **{k: v for k, v in tok_kwargs.items() if v},
-            )
+        weights_from = "source"
+        if spec.gguf_file:
+            tokenizer, model, weights_from = _load_gguf(spec, kwargs)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(spec.source, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(spec.source, **kwargs)
+        if tokenizer_source != spec.source:
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise UserError(
             f"cannot load model {spec.source!r}: {' '.join(str(exc).split())[:300]}",
@@ -222,7 +225,30 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
         dtype=dtype,
         load_s=time.monotonic() - started,
         identity=identity,
+        weights_from=weights_from,
     )
+
+
+def _load_gguf(spec: LocalModelSpec, kwargs: dict[str, Any]) -> tuple[Any, Any, str]:
+    """Tokenizer and model from a GGUF file, through the converted-weights cache:
+    (tokenizer, model, "cache") when it had them, else (..., "gguf") after converting."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from kubebench.models import gguf_cache
+
+    assert spec.gguf_file
+    cacheable = not spec.load_in_4bit
+    folder = gguf_cache.converted_folder(Path(spec.source) / spec.gguf_file, spec.dtype)
+    if cacheable and (found := gguf_cache.load_converted(folder, kwargs["dtype"])):
+        return (*found, "cache")
+    with quiet_gguf_progress():
+        tokenizer = AutoTokenizer.from_pretrained(
+            spec.source, local_files_only=True, gguf_file=spec.gguf_file
+        )
+        model = AutoModelForCausalLM.from_pretrained(spec.source, **kwargs)
+    if cacheable:
+        gguf_cache.store_converted(folder, tokenizer, model)
+    return tokenizer, model, "gguf"
 
 
 def _has_tokenizer(folder: Path) -> bool:
