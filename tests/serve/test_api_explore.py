@@ -115,6 +115,8 @@ def test_task_detail_has_expectations_in_words_and_reference(api_url: str) -> No
     assert detail["prompt"] == task.prompt and detail["reference"] == task.reference
     assert detail["expectations"] and all(isinstance(e, str) for e in detail["expectations"])
     assert httpx.get(f"{api_url}/api/tasks/nope-001").status_code == 404
+    namespace = httpx.get(f"{api_url}/api/tasks/namespace-basic-001").json()["expectations"]
+    assert namespace and not any("exists exists" in words for words in namespace)
 
 
 def test_runs_list_and_detail(api_url: str) -> None:
@@ -145,7 +147,8 @@ def test_attempts_filter_and_detail_with_diff(api_url: str) -> None:
     assert detail["documents"][0]["message"] == 'ConfigMap "Bad_Name" is invalid'
     assert detail["reference"] == get_task(TASK).reference
     assert detail["diff"].startswith("--- answer\n+++ reference\n")
-    assert "-  name: Bad_Name" in detail["diff"]
+    # The answer has no final newline: its last line must stay a line of its own.
+    assert "\n-  name: Bad_Name\n" in detail["diff"]
     role = httpx.get(f"{api_url}/api/runs/scripted-run/attempts/{failed[0]['attempt_id']}").json()
     assert role["expectations"] == [
         {

@@ -38,6 +38,10 @@ def page(items: list[Any], offset: int, limit: int) -> dict[str, Any]:
     return {"items": items[offset : offset + limit], "total": len(items)}
 
 
+def _diff_lines(text: str) -> list[str]:
+    return [line + "\n" for line in text.splitlines()]
+
+
 # -- tasks ------------------------------------------------------------------------------
 
 
@@ -49,10 +53,11 @@ def expectation_words(exp: Expectation) -> list[str]:
             exp.description
             or f"{ref.kind} {ref.namespace + '/' if ref.namespace else ''}{ref.name}"
         )
+        if not exp.matchers:
+            # A task's own description already says "exists" or "is absent".
+            return [exp.description or f"{base} {'is absent' if exp.absent else 'exists'}"]
         if exp.absent:
             return [f"{base}: absent"]
-        if not exp.matchers:
-            return [f"{base} exists"]
         return [
             f"{base}: {m.description or f'{m.path} {m.op} {json.dumps(m.value)}'}"
             for m in exp.matchers
@@ -287,9 +292,10 @@ def attempt_detail(run: _CachedRun, ident: str) -> dict[str, Any]:
         reference = None
     diff = ""
     if reference is not None:
+        # Both sides end with a newline, or difflib glues a last line to the next one.
         lines = difflib.unified_diff(
-            (extracted or rec.answer).splitlines(keepends=True),
-            reference.splitlines(keepends=True),
+            _diff_lines(extracted or rec.answer),
+            _diff_lines(reference),
             fromfile="answer",
             tofile="reference",
         )
