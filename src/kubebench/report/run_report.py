@@ -7,13 +7,12 @@ each number a plot draws is also in `--format json`.
 from __future__ import annotations
 
 import shlex
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubebench.report.run_reading import RunSnapshot
-from kubebench.report.stats import Rate, mean_pass_hat_k, wilson
+from kubebench.report.stats import Rate, mean_pass_hat_k, quantile, wilson
 from kubebench.report.summary import RunScores, RunSummary, summarize
 from kubebench.runner.passk import mean_pass_at_k
 from kubebench.runner.store import AttemptRecord, RunMeta
@@ -157,14 +156,6 @@ def _rates(records: list[AttemptRecord]) -> dict[str, Any]:
     }
 
 
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
-
-
 def _costs(records: list[AttemptRecord]) -> dict[str, Any]:
     """Tokens, model latency and attempt seconds, per attempt and per task."""
     prompt = [r.prompt_tokens for r in records if r.prompt_tokens is not None]
@@ -180,8 +171,8 @@ def _costs(records: list[AttemptRecord]) -> dict[str, Any]:
         "completion_tokens_per_attempt": mean_or_none([float(v) for v in completion]),
         "tokens_per_task": sum(tokens) / tasks if tokens else None,
         "latency_s_mean": mean_or_none(latency),
-        "latency_s_p50": _quantile(sorted(latency), 0.5),
-        "latency_s_p95": _quantile(sorted(latency), 0.95),
+        "latency_s_p50": quantile(sorted(latency), 0.5),
+        "latency_s_p95": quantile(sorted(latency), 0.95),
         "seconds_per_attempt": mean_or_none(seconds),
         "seconds_per_task": sum(seconds) / tasks if seconds else None,
         "cached": sum(r.cached for r in records),

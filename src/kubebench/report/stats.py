@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import comb
@@ -38,6 +39,16 @@ def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> Rate:
 
     ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
     return Rate(k, n, float(ci.low), float(ci.high))
+
+
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile (0 < q < 1, in hundredths) of `values`, inclusive method; None
+    for no values."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float:

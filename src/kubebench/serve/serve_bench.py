@@ -23,6 +23,7 @@ from kubebench import defaults
 from kubebench.cluster.kubeconfig import Connection
 from kubebench.errors import InfrastructureError
 from kubebench.models.openai import iter_sse_data
+from kubebench.report.stats import quantile
 from kubebench.serve.settings import ServeSettings
 
 PROMPT = "Write a Kubernetes ConfigMap named app-config with two keys."
@@ -72,14 +73,6 @@ class ServeBench:
         return asdict(self) | {"busy_over_idle_ttft": self.busy_ratio}
 
 
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
-
-
 async def stream_chat(
     client: httpx.AsyncClient, model: str, max_tokens: int, *, started: asyncio.Event | None = None
 ) -> StreamResult:
@@ -125,8 +118,8 @@ async def _level(client: httpx.AsyncClient, model: str, n: int, max_tokens: int)
     tokens = sum(r.tokens for r in results)
     return LevelResult(
         concurrency=n,
-        ttft_p50_s=_quantile(ttfts, 0.5),
-        ttft_p95_s=_quantile(ttfts, 0.95),
+        ttft_p50_s=quantile(ttfts, 0.5),
+        ttft_p95_s=quantile(ttfts, 0.95),
         tokens=tokens,
         wall_s=wall,
         tokens_per_s=tokens / wall if wall else 0.0,
@@ -171,7 +164,7 @@ async def _validate(
     t0 = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(requests)))
     wall = time.perf_counter() - t0
-    return requests / wall, _quantile(latencies, 0.5), errors
+    return requests / wall, quantile(latencies, 0.5), errors
 
 
 @contextmanager
