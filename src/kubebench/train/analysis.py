@@ -168,7 +168,8 @@ def find_plateau(train: Series, th: Thresholds) -> Finding | None:
         return Finding(
             "plateau",
             train.steps[half],
-            f"training loss improved {improvement * 100:.2f} % over the second half "
+            f"training loss {'improved' if improvement >= 0 else 'rose'} "
+            f"{abs(improvement) * 100:.2f} % over the second half "
             f"({start:.4f} → {end:.4f}; threshold {th.plateau_min_improvement * 100:g} %)",
         )
     return None
