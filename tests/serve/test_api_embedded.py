@@ -32,7 +32,7 @@ def test_embedded_model_streams_tokens(
 ) -> None:
     model = defaults.DEFAULT_MODEL
     running = start_server(models=[model], wait=False)
-    # 503 while loading is asserted with a slow-loading double (test_api_chat); the
+    # 503 while loading is asserted with a slow-loading double (test_api_protections); the
     # embedded model may load from the converted-weights cache in a few seconds.
     deadline = time.monotonic() + 240
     while httpx.get(f"{running.url}/health").status_code != 200:
