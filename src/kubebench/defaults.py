@@ -260,3 +260,4 @@ SERVE_UPSTREAM_TIMEOUT_S = 120.0  # a proxied openai: request
 BENCH_SERVE_CONCURRENCY = (1, 8, 32)
 BENCH_SERVE_MAX_TOKENS = 32
 BENCH_SERVE_VALIDATE_REQUESTS = 200
+BENCH_SERVE_BUSY_STREAMS = 8  # streams running while a new request's TTFT is timed

@@ -141,7 +141,10 @@ def bench_serve(
         help="/v1/validate requests timed (0 skips it and the control plane).",
     ),
     busy_streams: int = typer.Option(
-        8, "--busy-streams", min=0, help="Streams running while a new request's TTFT is timed."
+        defaults.BENCH_SERVE_BUSY_STREAMS,
+        "--busy-streams",
+        min=0,
+        help="Streams running while a new request's TTFT is timed.",
     ),
     json_out: Path = typer.Option(None, "--json", help="Also write the figures to this file."),
 ) -> None:

@@ -57,7 +57,7 @@ class ServeBench:
     levels: list[LevelResult] = field(default_factory=list)
     idle_ttft_s: float | None = None
     busy_ttft_s: float | None = None
-    busy_streams: int = 8
+    busy_streams: int = defaults.BENCH_SERVE_BUSY_STREAMS
     validate_requests: int = 0
     validate_per_s: float | None = None
     validate_p50_s: float | None = None
@@ -203,7 +203,7 @@ def run_serve_bench(
     concurrency: tuple[int, ...] = defaults.BENCH_SERVE_CONCURRENCY,
     max_tokens: int = defaults.BENCH_SERVE_MAX_TOKENS,
     validate_requests: int = defaults.BENCH_SERVE_VALIDATE_REQUESTS,
-    busy_streams: int = 8,
+    busy_streams: int = defaults.BENCH_SERVE_BUSY_STREAMS,
 ) -> ServeBench:
     """Run every measurement against one server (no rate limit, room for every stream)."""
     settings = ServeSettings(
