@@ -147,15 +147,17 @@ async def test_persistent_500_becomes_infrastructure_error_after_retries(
 
 
 async def test_slow_answer_times_out_and_is_retried(server: ChatServer) -> None:
-    server.replies.extend([Reply(text="too late", delay_s=5), Reply(text="in time")])
-    model = provider(server, timeout_s=0.3)
+    # The timeout leaves room for a loaded 2-core CI machine to answer the retry in time;
+    # the slow replies would take far longer than any timeout used here.
+    server.replies.extend([Reply(text="too late", delay_s=60), Reply(text="in time")])
+    model = provider(server, timeout_s=2)
     completion = await model.complete(MESSAGES, GREEDY)
     assert completion.text == "in time"
     assert completion.raw["tries"] == 2
 
-    server.replies.extend(Reply(text="too late", delay_s=5) for _ in range(2))
-    slow = provider(server, timeout_s=0.3, retries=1)
-    with pytest.raises(InfrastructureError, match=r"no answer within 0.3s.*2 tries"):
+    server.replies.extend(Reply(text="too late", delay_s=60) for _ in range(2))
+    slow = provider(server, timeout_s=0.5, retries=1)
+    with pytest.raises(InfrastructureError, match=r"no answer within 0.5s.*2 tries"):
         await slow.complete(MESSAGES, GREEDY)
     await model.aclose()
     await slow.aclose()
@@ -228,7 +230,7 @@ async def test_stream_cut_before_done_is_retried(server: ChatServer) -> None:
 
 
 async def test_concurrency_is_bounded(server: ChatServer) -> None:
-    server.replies.extend(Reply(text=f"answer {i}", delay_s=0.2) for i in range(6))
+    server.replies.extend(Reply(text=f"answer {i}", delay_s=0.5) for i in range(6))
     model = provider(server, concurrency=2)
     completions = await asyncio.gather(*(model.complete(MESSAGES, GREEDY) for _ in range(6)))
     await model.aclose()
