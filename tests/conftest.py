@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -10,6 +11,13 @@ from kubebench.cluster.client import KubeClient
 from kubebench.cluster.controlplane import ControlPlane
 from kubebench.cluster.kubeconfig import Connection
 from kubebench.cluster.processes import pid_alive
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background of a non-interactive shell (`cmd &`) inherits
+    # SIGINT ignored, and so would every CLI it spawns: the Ctrl-C tests would then test
+    # nothing but that. Python's own handler is reset to the default across exec.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -194,3 +194,15 @@ def test_text_deltas_hold_back_what_may_begin_a_stop_string() -> None:
     assert out[4] == "<EX"  # "<EX" cannot: released at once
     out, stopped = feed("abc", stop=("c",))
     assert stopped and out == ["a", "b", ""]
+
+
+async def test_a_burst_joins_over_several_steps_within_the_prefill_budget(llama: Path) -> None:
+    # Prompts of about 20 tokens: a 30-token budget admits one per step, after the first.
+    alone = provider(llama, max_batch_size=1, batch_window_s=0)
+    expected = [(await alone.complete(conversation(r), GREEDY)).text for r in REQUESTS]
+    await alone.aclose()
+    budgeted = provider(llama, max_batch_size=8, batch_window_s=0.2, prefill_tokens=30)
+    batched = await asyncio.gather(*(budgeted.complete(conversation(r), GREEDY) for r in REQUESTS))
+    await budgeted.aclose()
+    assert [c.text for c in batched] == expected
+    assert budgeted.generator.batch_sizes == list(range(1, len(REQUESTS) + 1))

@@ -93,3 +93,20 @@ def test_scripted_options_are_checked(tmp_path: Path) -> None:
         ScriptedProvider(str(path), temperature="1")
     with pytest.raises(UserError, match="seconds"):
         ScriptedProvider(str(path), delay_s="soon")
+
+
+async def test_scripted_chat_streams_word_by_word(tmp_path: Path) -> None:
+    path = tmp_path / "chat.json"
+    answer = "Here it is:\n\n```yaml\nkind: Namespace\n```\n"
+    path.write_text(json.dumps({"*": answer}))
+    model = ScriptedProvider(str(path), chunk_s="0.01")
+    chunks = [chunk async for chunk in model.stream([], CONFIG)]
+    texts = [c.text for c in chunks[:-1]]
+    assert texts == ["Here ", "it ", "is:\n\n", "```yaml\n", "kind: ", "Namespace\n", "```\n"]
+    assert chunks[-1].text == "" and chunks[-1].completion is not None
+    assert chunks[-1].completion.text == answer
+    assert all(c.completion is None for c in chunks[:-1])
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"t-1": "a"}))
+    with pytest.raises(UserError, match="needs complete"):
+        [c async for c in ScriptedProvider(str(plain)).stream([], CONFIG)]

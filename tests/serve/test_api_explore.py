@@ -92,11 +92,16 @@ def api_url(start_server: Callable[..., RunningServer], runs_dir: Path) -> str:
 def test_tasks_are_paged_and_filtered(api_url: str) -> None:
     everything = httpx.get(f"{api_url}/api/tasks").json()
     assert everything["total"] == len(load_tasks()) and len(everything["items"]) == 50
+    facets = everything["facets"]
+    assert facets["split"] == ["dev", "test"]
+    assert facets["tier"] == sorted({t.tier.value for t in load_tasks()})
+    assert len(facets["kind"]) == 8 and "ClusterRoleBinding" in facets["kind"]
     second = httpx.get(f"{api_url}/api/tasks", params={"offset": 50, "limit": 5}).json()
     assert [t["id"] for t in second["items"]] == [t.id for t in load_tasks()[50:55]]
     roles = httpx.get(f"{api_url}/api/tasks", params={"kind": "role", "tier": "basic"}).json()
     assert roles["total"] > 0
     assert {(t["kind"], t["tier"]) for t in roles["items"]} == {("Role", "basic")}
+    assert roles["facets"] == facets  # filters do not shrink the choices
     item = roles["items"][0]
     assert set(item) >= {"id", "kind", "tier", "operation", "split", "prompt"}
     assert len(item["prompt"]) <= 200

@@ -159,6 +159,13 @@ def test_parse_errors_carry_the_line(validate: Callable[..., Any]) -> None:
     assert doc["line_of_error"] is not None and "invalid YAML" in doc["message"]
     dup = validate("apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: x}\n")
     assert dup["documents"][0]["stage"] == "parse"
+    # A parse error in the second document is pinned to that document, not the first.
+    second = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\n" + (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  name: c\n"
+    )
+    (doc,) = validate(second)["documents"]
+    assert (doc["index"], doc["line"], doc["line_of_error"]) == (1, 6, 10)
+    assert doc["message"] == "duplicate key 'name' at line 10 (first at line 9)"
     assert validate("just words, no manifest")["documents"][0]["message"] == (
         "no YAML found in the input"
     )

@@ -44,6 +44,7 @@ SCREENSHOTS_ENV = "KUBEBENCH_SCREENSHOTS"
 # still dry-runs but fails an expectation (self-validation proves the grader catches it).
 RUN_TASKS = ("--kind", "ConfigMap", "--kind", "Secret", "--kind", "Role", "--stratified", "1")
 CAUGHT = ("corrupt_secret_value", "widen_to_wildcard", "change_role_ref")
+WORD_GAP_S = 0.3  # the streamed double's pause between words: wide enough to see each step
 TIMEOUT_MS = 20_000  # each wait on the page; the dry-runs are on a shared 2-core machine
 sync_api.expect.set_options(timeout=TIMEOUT_MS)
 
@@ -155,6 +156,7 @@ def server(
         chat_script(folder / "explained.json", EXPLAINED),
         chat_script(folder / "hostile.json", HOSTILE),
         chat_script(folder / "bare.json", BARE),
+        chat_script(folder / "words.json", TWO_BLOCKS) + f"?chunk_s={WORD_GAP_S}",
     ]
     settings = ServeSettings(
         models=models,
@@ -271,6 +273,37 @@ def test_chat_badges_show_the_servers_verdict_on_each_block(
     sync_api.expect(page.get_by_test_id("chat-message-assistant")).to_have_count(0)
     page.reload()
     sync_api.expect(page.get_by_test_id("chat-log")).to_contain_text("No messages yet")
+
+
+def test_chat_renders_and_validates_a_streamed_answer_as_it_arrives(
+    page: Any, server: RunningServer
+) -> None:
+    page.goto(f"{server.url}/#/chat")
+    page.get_by_test_id("chat-model").select_option(
+        _model_with(server, f"words.json?chunk_s={WORD_GAP_S}")
+    )
+    page.get_by_test_id("chat-input").fill("Write two ConfigMaps.")
+    page.get_by_test_id("chat-send").click()
+    streaming = "[data-testid=chat-message-assistant][data-done=false]"
+    # The first words show while the rest is still to come ...
+    page.wait_for_function(
+        """(sel) => { const m = document.querySelector(sel);
+           const text = m ? m.innerText : "";
+           return text.includes("Here is") && !text.includes("app-settings"); }""",
+        arg=streaming,
+    )
+    # ... and the first block, once closed, gets the server's verdict before the answer ends.
+    page.wait_for_function(
+        """(sel) => { const m = document.querySelector(sel);
+           const badge = m && m.querySelector("[data-testid=yaml-badge]");
+           return badge && badge.textContent === "valid" && !m.innerText.includes("Bad_Name"); }""",
+        arg=streaming,
+    )
+    answer = page.locator("[data-testid=chat-message-assistant][data-done=true]").last
+    answer.wait_for()
+    badges = answer.get_by_test_id("yaml-badge")
+    sync_api.expect(badges).to_have_count(2)
+    sync_api.expect(badges.nth(1)).to_contain_text("Bad_Name")
 
 
 def test_explain_mode_asks_for_reasons_and_tables_them(

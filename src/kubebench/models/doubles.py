@@ -13,15 +13,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from kubebench.errors import UserError
-from kubebench.models.base import ChatMessage, Completion, GenerationConfig
+from kubebench.models.base import ChatMessage, Completion, CompletionChunk, GenerationConfig
 from kubebench.models.options import ProviderHelp
 from kubebench.tasks.schema import Task
 
 CHAT_KEY = "*"  # in a scripted JSON object: the answer(s) to a chat without a task
+_OPTIONS = ("delay_s", "load_s", "chunk_s")
+_WORD = re.compile(r"\s*\S+\s*|\s+")  # a streamed chunk: one word and the space around it
 
 
 def _require_task(provider: str, task: Task | None) -> Task:
@@ -145,7 +149,7 @@ class ScriptedProvider:
     PROVIDER_HELP = ProviderHelp(
         summary="Test double: answers from a JSON object or JSONL file keyed by task id "
         '(and chats without a task from the key "*").',
-        id_syntax="scripted:<path to .json or .jsonl>[?delay_s=S&load_s=S]",
+        id_syntax="scripted:<path to .json or .jsonl>[?delay_s=S&load_s=S&chunk_s=S]",
         examples=("kubebench run --model scripted:answers.jsonl",),
     )
 
@@ -154,17 +158,22 @@ class ScriptedProvider:
             raise UserError(
                 "the scripted model needs a file", hint="--model scripted:answers.jsonl"
             )
-        unknown = sorted(set(options) - {"delay_s", "load_s"})
+        unknown = sorted(set(options) - set(_OPTIONS))
         if unknown:
             raise UserError(
                 f"unknown option(s) of the scripted model: {', '.join(unknown)}",
-                hint="it takes delay_s (seconds per answer) and load_s (seconds to load)",
+                hint="it takes delay_s (seconds per answer), load_s (seconds to load) and "
+                "chunk_s (seconds between the words of a streamed chat answer)",
             )
         try:
-            self.delay_s = float(options.get("delay_s", 0.0))  # type: ignore[arg-type]
-            load_s = float(options.get("load_s", 0.0))  # type: ignore[arg-type]
+            self.delay_s, load_s, self.chunk_s = (
+                float(options.get(name, 0.0))  # type: ignore[arg-type]
+                for name in _OPTIONS
+            )
         except ValueError:
-            raise UserError("the scripted model's delay_s and load_s are seconds") from None
+            raise UserError(
+                "the scripted model's delay_s, load_s and chunk_s are seconds"
+            ) from None
         # A stand-in for a model that takes a while to load or to answer (server tests).
         time.sleep(load_s)
         self.path = Path(name).expanduser()
@@ -185,11 +194,30 @@ class ScriptedProvider:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if task is None and self.chat_answers:
-            answer = self.chat_answers[self._chats % len(self.chat_answers)]
-            self._chats += 1
-            return _completion(answer, started)
+            return _completion(self._next_chat_answer(), started)
         answer = self.answers.get(_require_task("scripted", task).id, "")
         return _completion(answer, started)
+
+    def _next_chat_answer(self) -> str:
+        answer = self.chat_answers[self._chats % len(self.chat_answers)]
+        self._chats += 1
+        return answer
+
+    async def stream(
+        self, messages: list[ChatMessage], config: GenerationConfig
+    ) -> AsyncIterator[CompletionChunk]:
+        """A chat answer word by word, `chunk_s` apart (as a model would stream it)."""
+        if not self.chat_answers:
+            _require_task("scripted", None)
+        started = time.monotonic()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        answer = self._next_chat_answer()
+        for match in _WORD.finditer(answer):
+            yield CompletionChunk(match.group())
+            if self.chunk_s:
+                await asyncio.sleep(self.chunk_s)
+        yield CompletionChunk("", _completion(answer, started))
 
     def describe(self) -> dict[str, object]:
         return {

@@ -34,6 +34,7 @@ class LocalModelOptions(BaseModel):
     load_in_4bit: bool = False
     max_batch_size: int = Field(defaults.HF_MAX_BATCH_SIZE, ge=1)
     batch_window_s: float = Field(defaults.HF_BATCH_WINDOW_S, ge=0)
+    prefill_tokens: int = Field(defaults.HF_PREFILL_TOKENS_PER_STEP, ge=1)
 
 
 LOCAL_OPTIONS_HELP = (
@@ -43,6 +44,11 @@ LOCAL_OPTIONS_HELP = (
     ("load_in_4bit", "true: 4-bit NF4 weights through bitsandbytes (CUDA only)"),
     ("max_batch_size", f"prompts generated together (default {defaults.HF_MAX_BATCH_SIZE})"),
     ("batch_window_s", f"wait for a batch to fill (default {defaults.HF_BATCH_WINDOW_S:g})"),
+    (
+        "prefill_tokens",
+        "prompt tokens prefilled between decoding steps "
+        f"(default {defaults.HF_PREFILL_TOKENS_PER_STEP})",
+    ),
 )
 
 
@@ -85,10 +91,15 @@ class HFProvider:
         *,
         max_batch_size: int = defaults.HF_MAX_BATCH_SIZE,
         batch_window_s: float = defaults.HF_BATCH_WINDOW_S,
+        prefill_tokens: int = defaults.HF_PREFILL_TOKENS_PER_STEP,
     ) -> HFProvider:
         """A provider over an already loaded model (benchmarks, tests)."""
         provider = cls.__new__(cls)
-        opts = LocalModelOptions(max_batch_size=max_batch_size, batch_window_s=batch_window_s)
+        opts = LocalModelOptions(
+            max_batch_size=max_batch_size,
+            batch_window_s=batch_window_s,
+            prefill_tokens=prefill_tokens,
+        )
         provider._start(f"{cls.provider_name}:{loaded.spec.source}", loaded, opts)
         return provider
 
@@ -96,7 +107,10 @@ class HFProvider:
         self.model_id = model_id
         self.loaded = loaded
         self.generator = BatchingGenerator(
-            loaded, max_batch_size=opts.max_batch_size, window_s=opts.batch_window_s
+            loaded,
+            max_batch_size=opts.max_batch_size,
+            window_s=opts.batch_window_s,
+            prefill_tokens=opts.prefill_tokens,
         )
 
     async def complete(

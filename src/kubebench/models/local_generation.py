@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from kubebench import defaults
 from kubebench.errors import InfrastructureError
 from kubebench.models.base import ChatMessage, Completion, CompletionChunk, GenerationConfig
 from kubebench.models.local_loading import LoadedModel
@@ -146,10 +147,18 @@ def _generate_padded(
 class BatchingGenerator:
     """Turns concurrent calls into rows of one continuously batched decoding loop."""
 
-    def __init__(self, loaded: LoadedModel, *, max_batch_size: int, window_s: float) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        max_batch_size: int,
+        window_s: float,
+        prefill_tokens: int = defaults.HF_PREFILL_TOKENS_PER_STEP,
+    ) -> None:
         self.loaded = loaded
         self.max_batch_size = max_batch_size
         self.window_s = window_s
+        self.prefill_tokens = prefill_tokens
         # Live rows right after each join (one entry per step that admitted requests).
         self.batch_sizes: list[int] = []
         self._pending: deque[Any] = deque()  # decoding.Row, waiting to join
@@ -253,9 +262,10 @@ class BatchingGenerator:
                 return
             self._lock.wait(remaining)
 
-    def _next_work(self, free: int, idle: bool) -> list[Any] | None:
-        """Up to `free` waiting rows to admit; None when idle and nothing waits (the loop
-        ends, atomically with a later `_submit` starting a new one)."""
+    def _next_work(self, free: int, idle: bool, budget: int | None = None) -> list[Any] | None:
+        """Up to `free` waiting rows to admit, their prompts within `budget` tokens (the
+        first one whatever its length); None when idle and nothing waits (the loop ends,
+        atomically with a later `_submit` starting a new one)."""
         with self._lock:
             while self._pending and self._pending[0].cancelled:
                 self._pending.popleft()
@@ -266,11 +276,16 @@ class BatchingGenerator:
                 return []
             if idle:
                 self._wait_for_company()
-            taken = []
+            taken: list[Any] = []
+            spent = 0
             while self._pending and len(taken) < free:
-                row = self._pending.popleft()
+                row = self._pending[0]
+                if taken and budget is not None and spent + len(row.prompt) > budget:
+                    break
+                self._pending.popleft()
                 if not row.cancelled:
                     taken.append(row)
+                    spent += len(row.prompt)
             return taken
 
     def _decode_continuously(self) -> None:
@@ -278,7 +293,9 @@ class BatchingGenerator:
 
         batch = RunningBatch(self.loaded, self.max_batch_size)
         while True:
-            joining = self._next_work(batch.free_slots(), idle=not batch.rows)
+            joining = self._next_work(
+                batch.free_slots(), idle=not batch.rows, budget=self.prefill_tokens
+            )
             if joining is None:
                 return
             self._active = [*(row for row in batch.rows if not row.finished), *joining]

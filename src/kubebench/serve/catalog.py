@@ -5,6 +5,7 @@ leaderboard (`report.leaderboard`). Runs are read again only when their files ch
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,17 @@ def list_tasks(
             or any(needle in tag.lower() for tag in t.tags)
         ]
     return [task_item(t) for t in chosen]
+
+
+@functools.cache
+def task_facets() -> dict[str, list[str]]:
+    """Every value each task filter can take, over all shipped tasks (so a filter's
+    drop-down does not shrink to the current page)."""
+    items = [task_item(t) for t in load_tasks()]
+    return {
+        name: sorted({item[name] for item in items})
+        for name in ("kind", "tier", "operation", "split")
+    }
 
 
 def find_task(task_id: str) -> Task:

@@ -35,7 +35,8 @@ async def tasks(
     limit: int = Limit,
 ) -> dict[str, Any]:
     items = await asyncio.to_thread(catalog.list_tasks, split, kind, tier, operation, q)
-    return catalog.page(items, offset, limit)
+    facets = await asyncio.to_thread(catalog.task_facets)
+    return {**catalog.page(items, offset, limit), "facets": facets}
 
 
 @router.get("/api/tasks/{task_id}")

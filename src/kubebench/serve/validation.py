@@ -11,6 +11,7 @@ dry-runs store nothing), so that a manifest's own namespace need not exist.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import re
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from kubebench import defaults
 from kubebench.cluster.client import NAMESPACES, KubeClient, ResourceInfo, unknown_kind_response
 from kubebench.data.validation import ensure_namespace
 from kubebench.errors import InfrastructureError
-from kubebench.grading.extract import extract_yaml
+from kubebench.grading.extract import YamlBlock, extract_yaml
 from kubebench.grading.parse import AnswerParseError, ParsedDocument, decode_answer, parse_documents
 from kubebench.grading.scope import KNOWN_KINDS, check_scope, target_namespace
 from kubebench.tasks.schema import Kind, Task, Tier
@@ -34,6 +35,7 @@ _YAML_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Strict decoding names bad fields in its message, not in causes.
 _STRICT_FIELD = re.compile(r'(?:unknown|duplicate) field "([^"]+)"')
 _SYSTEM_NAMESPACE_PREFIX = "kube-"
+_SEPARATOR = re.compile(r"^---(?:\s|$)")
 
 
 @dataclass
@@ -133,6 +135,28 @@ def field_line(lines: list[str], start: int, end: int, path: str) -> int | None:
     return None
 
 
+def failed_document(blocks: list[YamlBlock], line: int) -> tuple[int, int]:
+    """The index and first line (1-based, in the answer) of the document that holds a
+    parse error at `line`: documents of earlier blocks, then `---` separators that end a
+    document with content, before it."""
+    index = 0
+    for block in blocks:
+        block_lines = block.text.split("\n")
+        if line >= block.first_line + len(block_lines):
+            with contextlib.suppress(AnswerParseError):
+                index += len(parse_documents([block]))
+            continue
+        start, has_content = block.first_line, False
+        for offset, text in enumerate(block_lines[: max(0, line - block.first_line + 1)]):
+            if _SEPARATOR.match(text):
+                index += has_content
+                start, has_content = block.first_line + offset, False
+            elif text.strip() and not text.lstrip().startswith("#"):
+                has_content = True
+        return index, start
+    return index, line
+
+
 def content_line(lines: list[str], line: int) -> int:
     """The first line of a document's own text from where the parser starts it (its
     `---` marker, or comments and blank lines before it)."""
@@ -200,17 +224,22 @@ class Validator:
         return {"valid": all(d["valid"] for d in out), "documents": out}
 
     def _parse(self, text: str) -> tuple[list[ParsedDocument], DocumentVerdict | None]:
+        blocks: list[YamlBlock] = []
         try:
             decoded = decode_answer(text)
-            extraction = extract_yaml(decoded)
-            if not extraction.blocks:
+            blocks = extract_yaml(decoded).blocks
+            if not blocks:
                 raise AnswerParseError("no YAML found in the input")
-            documents = parse_documents(extraction.blocks)
+            documents = parse_documents(blocks)
         except AnswerParseError as exc:
-            verdict = DocumentVerdict(
-                0, 1, message=exc.reason, line_of_error=_error_line(exc.reason)
+            line_of_error = _error_line(exc.reason)
+            index, start = 0, 1
+            if line_of_error is not None:
+                index, start = failed_document(blocks, line_of_error)
+                start = content_line(text.replace("\r\n", "\n").split("\n"), start)
+            return [], DocumentVerdict(
+                index, start, message=exc.reason, line_of_error=line_of_error
             )
-            return [], verdict
         if not documents:
             return [], DocumentVerdict(0, 1, message="the YAML holds no documents")
         return documents, None

@@ -5,7 +5,6 @@ import { getJSON } from "./api.js";
 import { debounce, el, percent, rateColour, replace, show, table } from "./dom.js";
 
 const PAGE = 50;
-const FACET_PAGE = 500; // the API's largest page
 const taskFilters = { kind: "", tier: "", operation: "", split: "", q: "", offset: 0 };
 const attemptFilters = { kind: "", tier: "", passed: "", offset: 0 };
 const seenFacets = { kind: new Set(), tier: new Set(), operation: new Set(), split: new Set() };
@@ -82,7 +81,7 @@ async function taskList(body) {
     results.dataset.ready = "true";
   };
   const first = await getJSON("/api/tasks", { limit: PAGE });
-  await learnFacets(first);
+  learnFacets(first);
   const refresh = () => rerender().catch(showError(results));
   replace(body,
     el("div", { class: "toolbar" },
@@ -97,29 +96,10 @@ async function taskList(body) {
   await rerender();
 }
 
-let facetsLearned = false;
-
-/** Fill the filter drop-downs' values: the server's `facets` when it sends them, else
- * (once) the values of every task, read in the largest pages the API allows. */
-async function learnFacets(page) {
-  const add = (items) => {
-    for (const name of Object.keys(seenFacets)) {
-      for (const item of items) if (item[name]) seenFacets[name].add(item[name]);
-    }
-  };
-  add(page.items);
-  if (page.facets) {
-    for (const name of Object.keys(seenFacets)) {
-      for (const value of page.facets[name] || []) seenFacets[name].add(value);
-    }
-    return;
-  }
-  if (facetsLearned) return;
-  facetsLearned = true;
-  for (let offset = 0; offset < 20000; offset += FACET_PAGE) {
-    const all = await getJSON("/api/tasks", { offset, limit: FACET_PAGE });
-    add(all.items);
-    if (offset + FACET_PAGE >= all.total) break;
+/** Fill the filter drop-downs' values from the server's `facets` (every value over all tasks). */
+function learnFacets(page) {
+  for (const name of Object.keys(seenFacets)) {
+    for (const value of page.facets[name] || []) seenFacets[name].add(value);
   }
 }
 
