@@ -21,7 +21,7 @@ from kubebench.report.run_report import build_report, failure_stage
 from kubebench.runner.store import AttemptRecord, is_run_dir
 from kubebench.scoring.judge import is_judge_score
 from kubebench.serve.api_errors import ApiError
-from kubebench.tasks.loader import get_task, load_tasks
+from kubebench.tasks.loader import SPLITS, get_task, load_tasks
 from kubebench.tasks.schema import (
     AccessExpectation,
     Expectation,
@@ -126,7 +126,7 @@ def list_tasks(
 def task_facets() -> dict[str, list[str]]:
     """Every value each task filter can take, over all shipped tasks (so a filter's
     drop-down does not shrink to the current page)."""
-    items = [task_item(t) for t in load_tasks()]
+    items = [task_item(t) for split in SPLITS for t in load_tasks(split)]
     return {
         name: sorted({item[name] for item in items})
         for name in ("kind", "tier", "operation", "split")
