@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,39 @@ def test_a_run_trained_on_dev_tasks_is_not_chosen_on_dev(tmp_path: Path) -> None
             None,
             checkpoints=["last"],  # type: ignore[arg-type]
         )
+
+
+def test_kinds_keep_only_examples_of_those_kinds_and_the_cut_is_a_seeded_sample(
+    tmp_path: Path,
+) -> None:
+    def row(n: int, kinds: list[str] | None) -> str:
+        source = {"repo": "r", "path": f"{n}.yaml"} | ({"kinds": kinds} if kinds else {})
+        messages = [
+            {"role": "user", "content": f"request {n}"},
+            {"role": "assistant", "content": f"answer {n}"},
+        ]
+        return json.dumps({"messages": messages, "source": source}) + "\n"
+
+    kinds = [["Role"], ["Role", "RoleBinding"], ["Deployment"], None, ["Role", "Service"]]
+    rows = "".join(row(n, kinds[n % 5]) for n in range(100))
+    for name in ("train.jsonl", "validation.jsonl"):
+        (tmp_path / name).write_text(rows, encoding="utf-8")
+    (tmp_path / "DATASET.md").write_text("# kinds\n", encoding="utf-8")
+
+    def numbers(examples: list[dict[str, object]]) -> list[int]:
+        return [int(str(e["prompt"][-1]["content"]).split()[-1]) for e in examples]  # type: ignore[index]
+
+    only = load_chat_splits(tmp_path, kinds=["Role", "RoleBinding"])
+    assert numbers(only.train) == [n for n in range(100) if n % 5 in (0, 1)]
+    assert len(only.validation) == 100  # validation is never filtered by kind
+    assert "training examples of kinds Role, RoleBinding" in only.card_summary
+    cut = load_chat_splits(tmp_path, kinds=["Role", "RoleBinding"], max_train=10, seed=3)
+    picked = numbers(cut.train)
+    assert (
+        len(picked) == 10 and picked == sorted(picked) and set(picked) <= set(numbers(only.train))
+    )
+    assert max(picked) > 50  # a sample over the whole file, not its first rows
+    assert numbers(load_chat_splits(tmp_path, max_train=10, seed=3).train) != picked
+    assert load_chat_splits(tmp_path, kinds=["Role", "RoleBinding"], max_train=10, seed=3) == cut
+    with pytest.raises(UserError, match="holds no examples of kinds Secret"):
+        load_chat_splits(tmp_path, kinds=["Secret"])

@@ -53,6 +53,8 @@ class TrainConfig(BaseModel):
     gradient_checkpointing: bool = False  # saves memory, costs ~20 % time
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)
+    # Only training examples whose objects are all of these kinds (docs dropped).
+    kinds: list[str] = Field(default_factory=list)
     # Benchmark splits added to the training examples as prompt → reference (only "dev";
     # the test split is refused). The dev split then cannot choose a checkpoint fairly.
     extra_tasks: list[str] = Field(default_factory=list)

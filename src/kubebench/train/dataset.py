@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,17 @@ def to_prompt_completion(record: dict[str, Any], where: str) -> dict[str, Any]:
     return {"prompt": prompt, "completion": [dict(messages[-1])]}
 
 
-def read_split(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+def read_split(
+    path: Path,
+    limit: int | None = None,
+    *,
+    kinds: frozenset[str] = frozenset(),
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """A split's examples; with `kinds`, only those whose source objects are all of
+    these kinds (examples that record no kinds, such as docs, are left out); with
+    `limit`, a seeded sample of that many in file order (files are grouped by
+    repository, so the first N would come from a few repositories)."""
     examples = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -59,10 +70,20 @@ def read_split(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 raise UserError(f"{path}:{number} is not JSON") from None
-            examples.append(to_prompt_completion(record, f"{path}:{number}"))
-            if limit and len(examples) >= limit:
-                break
+            example = to_prompt_completion(record, f"{path}:{number}")
+            if kinds and not _all_of_kinds(record, kinds):
+                continue
+            examples.append(example)
+    if limit and len(examples) > limit:
+        keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
+        examples = [examples[i] for i in keep]
     return examples
+
+
+def _all_of_kinds(record: dict[str, Any], kinds: frozenset[str]) -> bool:
+    source = record.get("source")
+    found = source.get("kinds") if isinstance(source, dict) else None
+    return bool(found) and isinstance(found, list) and set(found) <= kinds
 
 
 def card_sha256(folder: Path) -> str:
@@ -110,9 +131,13 @@ def load_chat_splits(
     max_train: int | None = None,
     max_eval: int | None = None,
     extra_tasks: list[str] | None = None,
+    kinds: list[str] | None = None,
+    seed: int = 0,
 ) -> ChatSplits:
     """Both splits of `folder`, as prompt-completion examples, and the card's hash;
-    `extra_tasks` splits' tasks are added to the training examples (after the cut)."""
+    `kinds` (training examples only) and the cuts as in `read_split`; `extra_tasks`
+    splits' tasks are added to the training examples (after the cut, whatever their
+    kinds)."""
     if not folder.is_dir():
         raise UserError(
             f"no dataset folder at {folder}", hint="build one with kubebench data build"
@@ -121,10 +146,14 @@ def load_chat_splits(
     for split, path in paths.items():
         if not path.is_file():
             raise UserError(f"{folder} has no {path.name} ({split} split)")
-    train = read_split(paths["train"], max_train)
-    validation = read_split(paths["validation"], max_eval)
+    only = frozenset(kinds or ())
+    train = read_split(paths["train"], max_train, kinds=only, seed=seed)
+    # Validation stays whole: a split held out by repository rarely has enough
+    # examples of a few kinds to measure loss on (corpus-v1: 2 of 250).
+    validation = read_split(paths["validation"], max_eval, seed=seed)
+    of_kinds = f" of kinds {', '.join(sorted(only))}" if only else ""
     if not train:
-        raise UserError(f"{paths['train']} holds no examples")
+        raise UserError(f"{paths['train']} holds no examples{of_kinds}")
     if not validation:
         raise UserError(f"{paths['validation']} holds no examples (needed for eval loss)")
     added: dict[str, int] = {}
@@ -133,6 +162,8 @@ def load_chat_splits(
         train.extend(examples)
         added[split] = len(examples)
     summary = card_summary(folder, len(train), len(validation))
+    if only:
+        summary += f" (training examples{of_kinds})"
     if added:
         summary += (
             " (" + ", ".join(f"{n} from the {s} split's tasks" for s, n in added.items()) + ")"

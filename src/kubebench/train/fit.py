@@ -307,6 +307,8 @@ def train(
         max_train=config.max_train_examples,
         max_eval=config.max_eval_examples,
         extra_tasks=config.extra_tasks,
+        kinds=config.kinds,
+        seed=config.seed,
     )
     run = prepare_run_dir(config, run_dir, resume=resume)
     checkpoints = run.checkpoint_steps() if resume else {}
