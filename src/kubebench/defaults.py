@@ -264,3 +264,8 @@ BENCH_SERVE_CONCURRENCY = (1, 8, 32)
 BENCH_SERVE_MAX_TOKENS = 32
 BENCH_SERVE_VALIDATE_REQUESTS = 200
 BENCH_SERVE_BUSY_STREAMS = 8  # streams running while a new request's TTFT is timed
+BENCH_SERVE_TTFT_PROBES = 9  # new requests timed, idle and busy (median: one is noise)
+# Each probe waits a seeded random 0..this before it is sent, so probes land at random
+# points of a decoding step, as requests do (sent back to back, each would arrive just
+# as the step after its predecessor's first token starts: always the worst case).
+BENCH_SERVE_PROBE_JITTER_S = 0.25

@@ -189,7 +189,8 @@ def bench_serve(
     out.print(
         f"new request's TTFT: idle {_fmt(result.idle_ttft_s, 1000)} ms, with "
         f"{result.busy_streams} streams running {_fmt(result.busy_ttft_s, 1000)} ms "
-        f"({_fmt(result.busy_ratio, digits=2)}×)"
+        f"({_fmt(result.busy_ratio, digits=2)}×; medians of {result.ttft_probes} requests; "
+        f"{result.busy_streams_at_end} of {result.busy_streams} streams still running at the end)"
     )
     if result.validate_requests:
         out.print(

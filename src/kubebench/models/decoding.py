@@ -8,11 +8,11 @@ two share a prefix (`PromptPrefix`); the rows are laid side by side, left-padded
 preallocated cache (`GrowingLayer`) and decoded together, one token per row per step.
 
 `RunningBatch` is the loop's state between steps: before each step, waiting requests
-join (prefilled, then merged into the cache, up to `max_batch_size` rows); after it,
-rows that finished (end of sequence, a stop string, `max_tokens`) report at once and
-free their slot. Each row samples with its own settings (greedy, or temperature and
-top-p from its own seeded generator), so one batch mixes generation configs. Imports
-torch: import lazily.
+join (prefilled, their first token chosen and streamed at once, then merged into the
+cache, up to `max_batch_size` rows); after it, rows that finished (end of sequence, a
+stop string, `max_tokens`) report at once and free their slot. Each row samples with its
+own settings (greedy, or temperature and top-p from its own seeded generator), so one
+batch mixes generation configs. Imports torch: import lazily.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class RunningBatch:
         self.layers: list[GrowingLayer] = []
         self.cache: Cache | None = None
         self.mask: torch.Tensor | None = None
-        self.logits: torch.Tensor | None = None  # next-token logits, one row per batch row
+        self.tokens: torch.Tensor | None = None  # each row's chosen token, fed next step
 
     @property
     def live(self) -> int:
@@ -138,17 +138,30 @@ class RunningBatch:
                 row.text = TextDeltas(self.loaded.tokenizer, row.config.stop)
         for row in [r for r in joining if r.config.max_tokens <= 0]:
             self._finish(row)
-        joining = [row for row in joining if not row.finished]
-        prefilled = [_prefill(self.loaded, row.prompt, self.keywords) for row in joining]
+        joined: list[Row] = []
+        kvs: list[list[KV]] = []
+        first: list[int] = []
+        for row in [r for r in joining if not r.finished]:
+            kv, logits = _prefill(self.loaded, row.prompt, self.keywords)
+            # The first token is streamed before the merge below: a new request's time to
+            # first token does not wait for the copy of the running rows' cache.
+            token = int(choose_tokens(logits.unsqueeze(0), row.config, row.generator)[0])
+            row.answer.append(token)
+            self._advance(row, token)
+            if not row.finished:
+                joined.append(row)
+                kvs.append(kv)
+                first.append(token)
         keep = [i for i, row in enumerate(self.rows) if not row.finished]
-        self._rebuild(keep, joining, [kv for kv, _ in prefilled], [lg for _, lg in prefilled])
+        if joined or len(keep) < len(self.rows):
+            self._rebuild(keep, joined, kvs, first)
 
     def _rebuild(
         self,
         keep: list[int],
         joining: list[Row],
         kvs: list[list[KV]],
-        first_logits: list[torch.Tensor],
+        first_tokens: list[int],
     ) -> None:
         """New buffers holding the kept rows then the joining ones, with leading columns
         that no row uses trimmed off (one copy of what stays cached)."""
@@ -158,7 +171,7 @@ class RunningBatch:
         rows = [self.rows[i] for i in keep] + joining
         if not rows:
             self.rows, self.starts, self.layers, self.length = [], [], [], 0
-            self.mask = self.logits = self.cache = None
+            self.mask = self.tokens = self.cache = None
             return
         remaining = max(row.config.max_tokens - len(row.answer) for row in rows)
         capacity = width + max(1, min(remaining, ANSWER_RESERVE))
@@ -192,39 +205,40 @@ class RunningBatch:
         starts += [width - kv[0][0].shape[-2] for kv in kvs]
         for row, start in enumerate(starts):
             mask[row, start:width] = 1
-        logits = [self.logits.index_select(0, index)] if keep and self.logits is not None else []
-        logits += [lg.unsqueeze(0) for lg in first_logits]
+        tokens = [self.tokens.index_select(0, index)] if keep and self.tokens is not None else []
+        tokens.append(torch.tensor(first_tokens, dtype=torch.long, device=self.device))
         self.rows, self.starts, self.layers, self.length = rows, starts, new_layers, width
         self.cache = Cache(layers=list(new_layers))
         self.mask = mask
-        self.logits = torch.cat(logits)
+        self.tokens = torch.cat(tokens)
         live = self.live
         for row in self.rows:
             row.peak_batch = max(row.peak_batch, live)
 
     def step(self) -> None:
-        """Choose each row's next token, report finished rows, then run one forward pass."""
-        if not self.rows or self.logits is None:
+        """Run one forward pass on the chosen tokens, then choose and report each row's
+        next token; finished rows leave (dropped from the cache when enough have)."""
+        if not self.rows or self.tokens is None:
             return
-        tokens = self.logits.argmax(dim=-1)
-        for i, row in enumerate(self.rows):
-            if not row.finished and row.config.temperature > 0:
-                tokens[i] = choose_tokens(self.logits[i : i + 1], row.config, row.generator)[0]
-        for row, token in zip(self.rows, tokens.tolist(), strict=True):
-            if row.finished:
-                continue
-            row.answer.append(token)
-            self._advance(row, token)
         live = [i for i, row in enumerate(self.rows) if not row.finished]
         if not live:
             self._rebuild([], [], [], [])
             return
         if len(self.rows) - len(live) >= max(1, COMPACT_SHARE * len(self.rows)):
             self._rebuild(live, [], [], [])
-            tokens = tokens[torch.tensor(live, device=tokens.device)]
-        self._forward(tokens)
+        logits = self._forward(self.tokens)
+        tokens = logits.argmax(dim=-1)
+        for i, row in enumerate(self.rows):
+            if not row.finished and row.config.temperature > 0:
+                tokens[i] = choose_tokens(logits[i : i + 1], row.config, row.generator)[0]
+        self.tokens = tokens
+        for row, token in zip(self.rows, tokens.tolist(), strict=True):
+            if not row.finished:
+                row.answer.append(token)
+                self._advance(row, token)
 
-    def _forward(self, tokens: torch.Tensor) -> None:
+    def _forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Each row's next-token logits after `tokens`."""
         assert self.mask is not None
         if self.length >= self.mask.shape[1]:  # the cache layers grow themselves alike
             grown = self.mask.new_zeros((self.mask.shape[0], 2 * self.mask.shape[1]))
@@ -240,7 +254,7 @@ class RunningBatch:
             **{self.keywords.cache: self.cache},
         )
         self.length += 1
-        self.logits = output.logits[:, -1]
+        return output.logits[:, -1]
 
     def _advance(self, row: Row, token: int) -> None:
         """Stream the row's new text; finish it on EOS, a stop string or `max_tokens`."""

@@ -3,12 +3,14 @@ loopback, at several concurrencies, and /v1/validate's throughput.
 
 Measured per concurrency: time to first token (p50/p95), aggregate completion tokens/s
 against a single stream's, errors; then a new request's time to first token while 8
-long streams run, against its time on the idle server."""
+long streams run, against its time on the idle server (the median of a few probes each,
+sent at seeded random moments, each asking for one token)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import statistics
 import threading
 import time
@@ -58,6 +60,9 @@ class ServeBench:
     idle_ttft_s: float | None = None
     busy_ttft_s: float | None = None
     busy_streams: int = defaults.BENCH_SERVE_BUSY_STREAMS
+    ttft_probes: int = defaults.BENCH_SERVE_TTFT_PROBES
+    # Busy streams still generating when the last busy probe got its first token.
+    busy_streams_at_end: int | None = None
     validate_requests: int = 0
     validate_per_s: float | None = None
     validate_p50_s: float | None = None
@@ -74,9 +79,15 @@ class ServeBench:
 
 
 async def stream_chat(
-    client: httpx.AsyncClient, model: str, max_tokens: int, *, started: asyncio.Event | None = None
+    client: httpx.AsyncClient,
+    model: str,
+    max_tokens: int,
+    *,
+    started: asyncio.Event | None = None,
+    first_only: bool = False,
 ) -> StreamResult:
-    """One streamed chat; its time to first content and its completion tokens."""
+    """One streamed chat; its time to first content and its completion tokens
+    (`first_only`: closed at the first content, which frees its slot on the server)."""
     body = {
         "model": model,
         "messages": [{"role": "user", "content": PROMPT}],
@@ -105,6 +116,8 @@ async def stream_chat(
                         ttft = time.perf_counter() - t0
                         if started is not None:
                             started.set()
+                        if first_only:
+                            return StreamResult(ttft, time.perf_counter() - t0, 1)
     except httpx.HTTPError as exc:
         return StreamResult(ttft, time.perf_counter() - t0, tokens, type(exc).__name__)
     return StreamResult(ttft, time.perf_counter() - t0, tokens)
@@ -127,21 +140,37 @@ async def _level(client: httpx.AsyncClient, model: str, n: int, max_tokens: int)
     )
 
 
+async def _probe_ttft(client: httpx.AsyncClient, model: str, probes: int) -> float | None:
+    """The median time to first token of `probes` new requests, one after another, each
+    after a seeded random pause (`BENCH_SERVE_PROBE_JITTER_S`)."""
+    rng = random.Random(0)
+    ttfts = []
+    for _ in range(probes):
+        await asyncio.sleep(rng.uniform(0, defaults.BENCH_SERVE_PROBE_JITTER_S))
+        result = await stream_chat(client, model, 1, first_only=True)
+        if result.ttft_s is not None:
+            ttfts.append(result.ttft_s)
+    return statistics.median(ttfts) if ttfts else None
+
+
 async def _busy_ttft(
-    client: httpx.AsyncClient, model: str, streams: int, max_tokens: int
-) -> float | None:
-    """A new request's TTFT once `streams` long streams are all generating."""
+    client: httpx.AsyncClient, model: str, streams: int, max_tokens: int, probes: int
+) -> tuple[float | None, int]:
+    """New requests' TTFT once `streams` long streams are all generating, and how many
+    of those streams were still generating after the last probe."""
     events = [asyncio.Event() for _ in range(streams)]
     background = [
-        asyncio.create_task(stream_chat(client, model, max_tokens * 4, started=e)) for e in events
+        asyncio.create_task(stream_chat(client, model, max_tokens * 16, started=e)) for e in events
     ]
     for task, event in zip(background, events, strict=True):
         task.add_done_callback(lambda _, event=event: event.set())  # ended without text
     try:
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout=300)
-        probe = await stream_chat(client, model, max_tokens)
-        return probe.ttft_s
+        ttft = await _probe_ttft(client, model, probes)
+        return ttft, sum(not task.done() for task in background)
     finally:
+        for task in background:
+            task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
 
 
@@ -224,11 +253,11 @@ def run_serve_bench(
             for level in result.levels:
                 if single:
                     level.speedup_vs_single = level.tokens_per_s / single
-            idle = [await stream_chat(client, model, max_tokens) for _ in range(3)]
-            idle_ttfts = [r.ttft_s for r in idle if r.ttft_s is not None]
-            result.idle_ttft_s = statistics.median(idle_ttfts) if idle_ttfts else None
+            result.idle_ttft_s = await _probe_ttft(client, model, result.ttft_probes)
             if busy_streams:
-                result.busy_ttft_s = await _busy_ttft(client, model, busy_streams, max_tokens)
+                result.busy_ttft_s, result.busy_streams_at_end = await _busy_ttft(
+                    client, model, busy_streams, max_tokens, result.ttft_probes
+                )
             if connection is not None and validate_requests:
                 result.validate_requests = validate_requests
                 rate, p50, errors = await _validate(client, validate_requests)
