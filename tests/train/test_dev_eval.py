@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from kubebench.cli.main import app
 from kubebench.cluster.kubeconfig import Connection
 from kubebench.errors import UserError
+from kubebench.models.local_loading import release_local_models
 from kubebench.tasks.loader import load_tasks
 from kubebench.train.dev_eval import DevTasks, evaluate_checkpoints, parse_eval_tasks
 from tests.train.conftest import write_config
@@ -51,4 +52,5 @@ def test_checkpoints_are_graded_on_dev_tasks(
                 f"adapter={tmp_path / 'run'}/checkpoints/{row['label']}"
             )
     assert data["best"] in labels[1:]
+    assert release_local_models() == 0  # each graded model was released after its run
     assert json.loads((tmp_path / "run" / "dev_eval.json").read_text()) == data

@@ -7,6 +7,7 @@ here, inside functions, so that importing kubebench stays light.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
@@ -120,6 +121,16 @@ def load_local_model(spec: LocalModelSpec) -> LoadedModel:
         if spec not in _cache:
             _cache[spec] = _load(spec)
         return _cache[spec]
+
+
+def release_local_models() -> int:
+    """Forget every loaded model, so that its memory goes once no provider holds it; how
+    many were released. For a process that grades one model after another."""
+    with _cache_lock:
+        released = len(_cache)
+        _cache.clear()
+    gc.collect()
+    return released
 
 
 @contextmanager

@@ -82,6 +82,7 @@ def evaluate_checkpoints(
     """Grade the base and each chosen checkpoint on the same dev tasks; write
     `RUN_DIR/dev_eval.json` and return it."""
     from kubebench.models.base import GenerationConfig
+    from kubebench.models.local_loading import release_local_models
     from kubebench.report.stats import wilson
     from kubebench.runner.launch import RunRequest, prepare_run, run_sync
     from kubebench.tasks.selection import TaskSelection
@@ -118,6 +119,9 @@ def evaluate_checkpoints(
         if on_record is not None:
             options["on_record"] = lambda rec, label=label: on_record(label, rec)
         store = run_sync(prepared, conn, **options)
+        # Each checkpoint is a model of its own: kept loaded, the process would hold
+        # every one graded so far.
+        release_local_models()
         records = store.attempts()
         graded = [r for r in records if r.graded]
         rate = wilson(sum(r.success for r in graded), len(graded))
