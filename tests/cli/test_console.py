@@ -9,7 +9,7 @@ import time
 import pytest
 from rich.console import Console
 
-from kubebench.cli.console import PlainLineProgress, progress_bar
+from kubebench.cli.console import PlainLineProgress, progress_bar, progress_line
 
 
 def test_off_a_terminal_progress_prints_plain_lines_at_a_steady_interval(
@@ -43,3 +43,16 @@ def test_a_task_of_unknown_size_reports_its_count() -> None:
         task = bar.add_task("go build v1.37.2", total=None)
         bar.update(task, completed=7)
     assert buffer.getvalue().strip() == "go build v1.37.2 7 done  elapsed 0:00:00"
+
+
+def test_after_a_long_pause_the_eta_falls_back_to_the_whole_tasks_pace() -> None:
+    """rich's windowed speed has one sample right after a pause longer than its window."""
+    bar = PlainLineProgress(console=Console(file=io.StringIO()), interval_s=60,
+                            speed_estimate_period=0.05)  # fmt: skip
+    task_id = bar.add_task("steps", total=4)
+    bar.advance(task_id)
+    time.sleep(0.1)
+    bar.advance(task_id)
+    task = bar.tasks[0]
+    assert task.time_remaining is None
+    assert re.search(r"eta 0:00:0\d$", progress_line(task)), progress_line(task)

@@ -56,6 +56,22 @@ def test_requests_name_the_content_in_every_style() -> None:
     assert 'granting Role "deploy-rights"' in group and 'ServiceAccount "ci/deployer"' in group
 
 
+def test_requests_state_label_and_annotation_values() -> None:
+    """What the answer holds is in the request: values of labels and short annotations."""
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": "shop",
+            "labels": {f"l{i}": f"v{i}" for i in range(10)},
+            "annotations": {"owner": "team@example.com", "note": "x" * 200},
+        },
+    }
+    text = write_request([obj], "imperative")
+    assert all(f"l{i}=v{i}" in text for i in range(8)) and "2 more" in text
+    assert "owner=team@example.com" in text and "note" in text and "x" * 49 not in text
+
+
 def test_style_choice_is_deterministic() -> None:
     assert choose_style("abc") == choose_style("abc")
     assert {choose_style(str(i)) for i in range(200)} == set(STYLES)

@@ -42,6 +42,16 @@ def _clock(seconds: float | None) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
+def _remaining(task: Task) -> float | None:
+    if task.time_remaining is not None:
+        return task.time_remaining
+    # rich estimates speed from the last 30 s of updates only; right after a long pause
+    # (a training run's evaluation) it has a single sample: use the whole task's pace.
+    if task.total and task.completed and task.elapsed:
+        return task.elapsed / task.completed * max(0.0, task.total - task.completed)
+    return None
+
+
 def progress_line(task: Task) -> str:
     """One plain line for `task`: `attempts 12/48 (25 %)  elapsed 0:01:02  eta 0:03:06 …`."""
     done = int(task.completed)
@@ -49,7 +59,7 @@ def progress_line(task: Task) -> str:
         count = f"{done} done"
     else:
         count = f"{done}/{int(task.total)} ({task.percentage:.0f} %)"
-    eta = "0:00:00" if task.finished else _clock(task.time_remaining)
+    eta = "0:00:00" if task.finished else _clock(_remaining(task))
     extra = [str(v) for v in task.fields.values() if isinstance(v, str) and v]
     parts = [f"{task.description} {count}", f"elapsed {_clock(task.elapsed or 0.0)}"]
     if task.total is not None:

@@ -57,7 +57,7 @@ def _short(value: object, limit: int = 48) -> str | None:
     return None
 
 
-def _pairs(mapping: object, limit: int = 5) -> list[str]:
+def _pairs(mapping: object, limit: int | None = 5) -> list[str]:
     if not isinstance(mapping, dict):
         return []
     return [
@@ -109,10 +109,12 @@ def object_facts(obj: dict[str, Any]) -> list[str]:
     kind = obj.get("kind")
     meta = _meta(obj)
     facts: list[str] = []
-    if labels := _pairs(meta.get("labels")):
-        facts.append(f"labels {_listing(labels)}")
-    if isinstance(meta.get("annotations"), dict) and meta["annotations"]:
-        facts.append(f"annotations {_listing([str(k) for k in meta['annotations']], 3)}")
+    # Every label and short annotation value is stated: a request that leaves out what
+    # the answer holds teaches the model to invent values (and to skip asked-for ones).
+    if labels := _pairs(meta.get("labels"), None):
+        facts.append(f"labels {_listing(labels, 8)}")
+    if annotations := _pairs(meta.get("annotations"), None):
+        facts.append(f"annotations {_listing(annotations, 5)}")
     if kind in ("ConfigMap", "Secret"):
         if kind == "Secret" and obj.get("type") not in (None, "Opaque"):
             facts.append(f"type {obj['type']}")
