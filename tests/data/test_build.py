@@ -114,6 +114,22 @@ def test_output_loads_with_datasets_and_splits_by_repository(built) -> None:  # 
         r["origin"] for r in ds["validation"]["source"]
     }
     assert {"manifest", "doc-concept"} <= origins
+    # What `complete_objects` training keeps: the counts follow the objects themselves.
+    seen: list[tuple[int, int]] = []
+    for line in (out / "train.jsonl").read_text().splitlines():
+        example = json.loads(line)
+        source, answer = example["source"], example["messages"][-1]["content"]
+        if source["origin"] != "manifest" or source["objects"] != 1:
+            continue
+        obj = next(d for d in yaml.safe_load_all(answer.split("```yaml\n")[1].split("```")[0]))
+        meta = obj.get("metadata") or {}
+        namespaced = obj["kind"] not in {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+        if obj["kind"] in {"ConfigMap", "Role", "ServiceAccount", "Namespace", "ClusterRole"}:
+            assert source["without_namespace"] == int(namespaced and "namespace" not in meta)
+            bare = set(obj) <= {"apiVersion", "kind", "metadata"} and set(meta) <= {"name"}
+            assert source["bare"] == int(bare), (source, obj)
+            seen.append((source["without_namespace"], source["bare"]))
+    assert len(seen) > 20 and {n for n, _ in seen} == {0, 1}, seen
 
 
 def test_every_stage_is_counted_with_reasons(built) -> None:  # type: ignore[no-untyped-def]

@@ -87,3 +87,31 @@ def test_kinds_keep_only_examples_of_those_kinds_and_the_cut_is_a_seeded_sample(
     assert load_chat_splits(tmp_path, kinds=["Role", "RoleBinding"], max_train=10, seed=3) == cut
     with pytest.raises(UserError, match="holds no examples of kinds Secret"):
         load_chat_splits(tmp_path, kinds=["Secret"])
+
+
+def test_complete_objects_keep_examples_whose_objects_state_a_namespace_and_content(
+    tmp_path: Path,
+) -> None:
+    counts = [(0, 0, 1), (1, 0, 1), (0, 1, 1), (0, 0, 0), (0, 0, 2)]  # lacking ns, bare, objects
+
+    def row(n: int) -> str:
+        lacking, bare, objects = counts[n % 5]
+        source = {"repo": "r", "path": f"{n}.yaml", "kinds": ["Role"], "objects": objects}
+        source |= {"without_namespace": lacking, "bare": bare}
+        messages = [
+            {"role": "user", "content": f"request {n}"},
+            {"role": "assistant", "content": f"answer {n}"},
+        ]
+        return json.dumps({"messages": messages, "source": source}) + "\n"
+
+    for name in ("train.jsonl", "validation.jsonl"):
+        (tmp_path / name).write_text("".join(row(n) for n in range(20)), encoding="utf-8")
+    splits = load_chat_splits(tmp_path, kinds=["Role"], complete_objects=True)
+    kept = [int(str(e["prompt"][-1]["content"]).split()[-1]) for e in splits.train]  # type: ignore[index]
+    assert kept == [n for n in range(20) if n % 5 in (0, 4)]
+    assert len(splits.validation) == 20 and "with complete objects" in splits.card_summary
+    assert len(load_chat_splits(tmp_path, kinds=["Role"]).train) == 20
+    old = json.dumps({"messages": json.loads(row(0))["messages"], "source": {"kinds": ["Role"]}})
+    (tmp_path / "train.jsonl").write_text(old + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="no without_namespace/bare counts"):
+        load_chat_splits(tmp_path, complete_objects=True)

@@ -503,6 +503,8 @@ class Curator:
             style=style,
             kinds=kinds,
             objects=len(members),
+            without_namespace=sum(m.lacks_namespace for m in members),
+            bare=sum(m.bare for m in members),
         )
 
     def _emit(self, examples: list[Example]) -> None:

@@ -59,6 +59,18 @@ class CandidateObject:
         ns = meta.get("namespace") if isinstance(meta, dict) else None
         return ns if isinstance(ns, str) else ""
 
+    @property
+    def lacks_namespace(self) -> bool:
+        """A namespaced kind (as discovery served it) with no metadata.namespace."""
+        return self.info is not None and self.info.namespaced and not self.namespace
+
+    @property
+    def bare(self) -> bool:
+        meta = self.obj.get("metadata")
+        return set(self.obj) <= {"apiVersion", "kind", "metadata"} and (
+            not isinstance(meta, dict) or set(meta) <= {"name"}
+        )
+
     def describe(self) -> str:
         return f"{self.file.where} #{self.index + 1} ({self.kind} {self.name or '<no name>'})"
 
@@ -75,6 +87,8 @@ class Example:
     style: str
     kinds: list[str]
     objects: int
+    without_namespace: int = 0  # objects of a namespaced kind with no metadata.namespace
+    bare: int = 0  # objects that hold nothing but apiVersion, kind and metadata.name
 
     def record(self) -> dict[str, Any]:
         """The JSONL line: every line has the same keys and types (datasets-loadable)."""
@@ -88,5 +102,7 @@ class Example:
                 "style": self.style,
                 "kinds": self.kinds,
                 "objects": self.objects,
+                "without_namespace": self.without_namespace,
+                "bare": self.bare,
             },
         }

@@ -55,6 +55,9 @@ class TrainConfig(BaseModel):
     max_eval_examples: int | None = Field(None, ge=1)
     # Only training examples whose objects are all of these kinds (docs dropped).
     kinds: list[str] = Field(default_factory=list)
+    # Only training examples whose objects state their namespace (namespaced kinds) and
+    # hold more than a name, as every benchmark request's objects do.
+    complete_objects: bool = False
     # Benchmark splits added to the training examples as prompt → reference (only "dev";
     # the test split is refused). The dev split then cannot choose a checkpoint fairly.
     extra_tasks: list[str] = Field(default_factory=list)

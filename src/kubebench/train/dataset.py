@@ -55,12 +55,15 @@ def read_split(
     limit: int | None = None,
     *,
     kinds: frozenset[str] = frozenset(),
+    complete_objects: bool = False,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """A split's examples; with `kinds`, only those whose source objects are all of
     these kinds (examples that record no kinds, such as docs, are left out); with
-    `limit`, a seeded sample of that many in file order (files are grouped by
-    repository, so the first N would come from a few repositories)."""
+    `complete_objects`, only those whose every object states its namespace (when its
+    kind is namespaced) and holds more than a name; with `limit`, a seeded sample of
+    that many in file order (files are grouped by repository, so the first N would
+    come from a few repositories)."""
     examples = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -73,6 +76,8 @@ def read_split(
             example = to_prompt_completion(record, f"{path}:{number}")
             if kinds and not _all_of_kinds(record, kinds):
                 continue
+            if complete_objects and not _complete(record, f"{path}:{number}"):
+                continue
             examples.append(example)
     if limit and len(examples) > limit:
         keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
@@ -84,6 +89,17 @@ def _all_of_kinds(record: dict[str, Any], kinds: frozenset[str]) -> bool:
     source = record.get("source")
     found = source.get("kinds") if isinstance(source, dict) else None
     return bool(found) and isinstance(found, list) and set(found) <= kinds
+
+
+def _complete(record: dict[str, Any], where: str) -> bool:
+    source = record.get("source") if isinstance(record.get("source"), dict) else {}
+    counts = [source.get("without_namespace"), source.get("bare")]
+    if not all(isinstance(n, int) for n in counts):
+        raise UserError(
+            f"{where}: the source records no without_namespace/bare counts",
+            hint="rebuild the dataset with this kubebench's data build, or drop complete_objects",
+        )
+    return counts == [0, 0] and bool(source.get("objects"))
 
 
 def card_sha256(folder: Path) -> str:
@@ -132,12 +148,13 @@ def load_chat_splits(
     max_eval: int | None = None,
     extra_tasks: list[str] | None = None,
     kinds: list[str] | None = None,
+    complete_objects: bool = False,
     seed: int = 0,
 ) -> ChatSplits:
     """Both splits of `folder`, as prompt-completion examples, and the card's hash;
-    `kinds` (training examples only) and the cuts as in `read_split`; `extra_tasks`
-    splits' tasks are added to the training examples (after the cut, whatever their
-    kinds)."""
+    `kinds`, `complete_objects` (training examples only) and the cuts as in
+    `read_split`; `extra_tasks` splits' tasks are added to the training examples
+    (after the cut, whatever their kinds)."""
     if not folder.is_dir():
         raise UserError(
             f"no dataset folder at {folder}", hint="build one with kubebench data build"
@@ -147,11 +164,15 @@ def load_chat_splits(
         if not path.is_file():
             raise UserError(f"{folder} has no {path.name} ({split} split)")
     only = frozenset(kinds or ())
-    train = read_split(paths["train"], max_train, kinds=only, seed=seed)
+    train = read_split(
+        paths["train"], max_train, kinds=only, complete_objects=complete_objects, seed=seed
+    )
     # Validation stays whole: a split held out by repository rarely has enough
     # examples of a few kinds to measure loss on (corpus-v1: 2 of 250).
     validation = read_split(paths["validation"], max_eval, seed=seed)
     of_kinds = f" of kinds {', '.join(sorted(only))}" if only else ""
+    if complete_objects:
+        of_kinds += " with complete objects (namespace stated, more than a name)"
     if not train:
         raise UserError(f"{paths['train']} holds no examples{of_kinds}")
     if not validation:

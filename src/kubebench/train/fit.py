@@ -308,6 +308,7 @@ def train(
         max_eval=config.max_eval_examples,
         extra_tasks=config.extra_tasks,
         kinds=config.kinds,
+        complete_objects=config.complete_objects,
         seed=config.seed,
     )
     run = prepare_run_dir(config, run_dir, resume=resume)
