@@ -109,8 +109,8 @@ def object_facts(obj: dict[str, Any]) -> list[str]:
     kind = obj.get("kind")
     meta = _meta(obj)
     facts: list[str] = []
-    # Every label and short annotation value is stated: a request that leaves out what
-    # the answer holds teaches the model to invent values (and to skip asked-for ones).
+    # Labels (up to 8, then a count) and annotations (up to 5) with their short values:
+    # a request that leaves out what the answer holds teaches the model to invent values.
     if labels := _pairs(meta.get("labels"), None):
         facts.append(f"labels {_listing(labels, 8)}")
     if annotations := _pairs(meta.get("annotations"), None):

@@ -170,11 +170,11 @@ def load_chat_splits(
     # Validation stays whole: a split held out by repository rarely has enough
     # examples of a few kinds to measure loss on (corpus-v1: 2 of 250).
     validation = read_split(paths["validation"], max_eval, seed=seed)
-    of_kinds = f" of kinds {', '.join(sorted(only))}" if only else ""
+    selection = f" of kinds {', '.join(sorted(only))}" if only else ""
     if complete_objects:
-        of_kinds += " with complete objects (namespace stated, more than a name)"
+        selection += " with complete objects (namespace stated, more than a name)"
     if not train:
-        raise UserError(f"{paths['train']} holds no examples{of_kinds}")
+        raise UserError(f"{paths['train']} holds no examples{selection}")
     if not validation:
         raise UserError(f"{paths['validation']} holds no examples (needed for eval loss)")
     added: dict[str, int] = {}
@@ -184,7 +184,7 @@ def load_chat_splits(
         added[split] = len(examples)
     summary = card_summary(folder, len(train), len(validation))
     if only:
-        summary += f" (training examples{of_kinds})"
+        summary += f" (training examples{selection})"
     if added:
         summary += (
             " (" + ", ".join(f"{n} from the {s} split's tasks" for s, n in added.items()) + ")"
