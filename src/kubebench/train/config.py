@@ -51,6 +51,11 @@ class TrainConfig(BaseModel):
     save_total_limit: int | None = Field(None, ge=1)  # None keeps every checkpoint
     logging_steps: int = Field(defaults.TRAIN_LOGGING_STEPS, ge=1)
     gradient_checkpointing: bool = False  # saves memory, costs ~20 % time
+    # On CPU: float32 weights, bfloat16 matmuls (torch autocast). CUDA already trains in
+    # bfloat16 where the GPU supports it.
+    cpu_bf16: bool = False
+    # Batches of examples of similar length (transformers' LengthGroupedSampler): less padding.
+    group_by_length: bool = False
     max_train_examples: int | None = Field(None, ge=1)
     max_eval_examples: int | None = Field(None, ge=1)
     # Only training examples whose objects are all of these kinds (docs dropped).

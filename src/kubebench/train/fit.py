@@ -150,6 +150,11 @@ def _callbacks(run: RunDir, progress: ProgressFn | None) -> list[Any]:
     return [MetricsLog(), StepProgress()]
 
 
+def autocast_bf16(config: TrainConfig, device: str) -> bool:
+    """Float32 weights with bfloat16 autocast: `cpu_bf16` on a CPU run."""
+    return config.cpu_bf16 and device == "cpu"
+
+
 def sft_config(config: TrainConfig, run: RunDir, device: str, dtype: str) -> Any:
     from trl import SFTConfig
 
@@ -177,9 +182,10 @@ def sft_config(config: TrainConfig, run: RunDir, device: str, dtype: str) -> Any
         logging_first_step=True,
         report_to="none",
         disable_tqdm=True,
-        bf16=dtype == "bfloat16",
+        bf16=dtype == "bfloat16" or autocast_bf16(config, device),
         fp16=False,
         use_cpu=device == "cpu",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         # transformers 5 renamed it; TRL's default (True) sits on the old name.
         activation_checkpointing=config.gradient_checkpointing,
         gradient_checkpointing=config.gradient_checkpointing,
@@ -258,6 +264,7 @@ def new_record(
         },
         "hardware": hardware(device),
         "dtype": dtype,
+        "autocast": "bfloat16" if autocast_bf16(config, device) else None,
         "segments": [],
     }
 
@@ -329,7 +336,8 @@ def train(
 
     quiet_libraries()
     set_seed(config.seed)
-    say(f"loading {source.model_id} on {device} ({dtype})")
+    autocast = " with bfloat16 autocast" if autocast_bf16(config, device) else ""
+    say(f"loading {source.model_id} on {device} ({dtype}{autocast})")
     tokenizer = load_tokenizer(source)
     model = load_base_model(source, device=device, dtype=dtype, four_bit=config.method == "qlora")
     if config.method == "qlora":

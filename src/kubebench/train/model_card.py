@@ -128,7 +128,8 @@ def render_model_card(run: RunDir, record: dict[str, Any]) -> str:
         "## Hardware and time",
         "",
         f"- {hw.get('device')} ({hw.get('gpu') or hw.get('cpu')}, {hw.get('cpu_count')} CPUs, "
-        f"{hw.get('torch_threads')} torch threads), {record.get('dtype')}",
+        f"{hw.get('torch_threads')} torch threads), {record.get('dtype')}"
+        + (f" weights, {record['autocast']} autocast" if record.get("autocast") else ""),
         f"- {seconds:.0f} s of training in {len(segments)} segment(s)"
         + (f", {speeds[-1]:.0f} tokens/s" if speeds else ""),
         f"- versions: {', '.join(f'{k} {v}' for k, v in record.get('packages', {}).items())}; "
